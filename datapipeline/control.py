@@ -14,11 +14,17 @@ from .errors import KEY_DISK_SPACE
 
 GIB = 1024**3
 FLUSH_INTERVAL = 1.0  # seconds between job-row updates (progress, heartbeat, cancel check)
-DISK_CHECK_INTERVAL = 5.0
+DISK_CHECK_INTERVAL = 5.0  # seconds between free-space checks while exporting
+MAX_PAUSE = 2.0  # longest single throttle pause, seconds
+PAUSE_SLICE = 0.25
 
 
 class ExportCancelled(Exception):
     """The job was asked to stop; the runner ends it CANCELLED."""
+
+
+class WorkerShutdown(ExportCancelled):
+    """The worker running the export is shutting down (SIGTERM/SIGINT to the cluster)."""
 
 
 class DiskSpaceLow(Exception):
@@ -55,6 +61,7 @@ class ExportControl:
         minimum_free_gb: float,
         statistics: dict[str, Any],
         on_progress: Callable[[dict[str, Any]], None] | None = None,
+        stop_check: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -64,6 +71,7 @@ class ExportControl:
         self.minimum_free_gb = minimum_free_gb
         self.statistics = statistics
         self.on_progress = on_progress
+        self.stop_check = stop_check
         self._clock = clock
         self._sleep = sleep
         now = clock()
@@ -83,22 +91,40 @@ class ExportControl:
     def after_batch(self, entity: str, rows: int) -> None:
         self.statistics["entities"][entity]["rows"] += rows
         self.statistics["writtenRows"] = self.statistics.get("writtenRows", 0) + rows
+        self.check_shutdown()
         now = self._clock()
         if now - self._last_flush >= FLUSH_INTERVAL:
             self.flush()
         if now - self._last_disk_check >= DISK_CHECK_INTERVAL:
-            self._last_disk_check = now
-            problem = disk_space_problem(self.export_dir, self.minimum_free_gb)
-            if problem:
-                raise DiskSpaceLow(problem)
+            self.check_disk()
         self._throttle()
+
+    def check_disk(self) -> None:
+        """Fail the export if the export filesystem has less free space than the minimum."""
+        self._last_disk_check = self._clock()
+        problem = disk_space_problem(self.export_dir, self.minimum_free_gb)
+        if problem:
+            raise DiskSpaceLow(problem)
+
+    def check_shutdown(self) -> None:
+        """Stop at once if the worker is going away (cheap: a flag and a shared event)."""
+        reason = self.stop_check() if self.stop_check is not None else None
+        if reason:
+            raise WorkerShutdown(f"The export was cancelled because {reason}.")
 
     def _throttle(self) -> None:
         # Pause in proportion to the work just done: with ratio r the export uses at most
         # 1/(1+r) of the time, leaving the database and the CPU to the site in between.
+        # The pause is sliced so that a shutdown is noticed within a fraction of a second.
         now = self._clock()
         if self.throttle_ratio > 0:
-            self._sleep(min((now - self._work_started) * self.throttle_ratio, 2.0))
+            pause = min((now - self._work_started) * self.throttle_ratio, MAX_PAUSE)
+            while pause > 0:
+                step = min(pause, PAUSE_SLICE)
+                self._sleep(step)
+                pause -= step
+                if pause > 0:
+                    self.check_shutdown()
         self._work_started = self._clock()
 
     def flush(self) -> None:

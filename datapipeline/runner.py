@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from .control import DiskSpaceLow, ExportCancelled, ExportControl
+from .control import DiskSpaceLow, ExportCancelled, ExportControl, WorkerShutdown
 from .csvfile import CsvFileWriter
 from .errors import KEY_UNEXPECTED, entry
 from .formatting import Dialect, RowFormatter
@@ -128,8 +128,16 @@ def write_manifest(directory: Path, manifest: dict[str, Any], *, file_mode: int)
     os.replace(partial, path)
 
 
-def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Any:
-    """Run job ``job_id`` to a terminal status and return the job row."""
+def run_export(
+    job_id: int,
+    *,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    stop_check: Callable[[], str | None] | None = None,
+) -> Any:
+    """Run job ``job_id`` to a terminal status and return the job row.
+
+    ``stop_check`` is asked between batches whether the worker is shutting down (a reason, or None).
+    """
     from exports.models import ExportJob, JobStatus
 
     from .paths import ensure_private_dir
@@ -150,6 +158,7 @@ def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | N
     files: list[WrittenFile] = []
     status, errors = JobStatus.COMPLETED, []
     interrupted: BaseException | None = None
+    stage = f"creating the export directory {directory}"
     try:
         ensure_private_dir(directory, group_readable=group_readable)
         dialect = Dialect(
@@ -163,12 +172,16 @@ def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | N
             minimum_free_gb=get_property("plugin.data.pipeline.minimum.usable.disk.space.after.export"),
             statistics=statistics,
             on_progress=on_progress,
+            stop_check=stop_check,
         )
+        stage = f"checking free disk space at {directory}"
+        control.check_disk()
         batch_size = max(1, get_property("plugin.data.pipeline.export.batch.size"))
         opted_out_ids = _opted_out_space_ids(job.opted_out_spaces)
         for entity in ENTITIES:
             formatter = RowFormatter(entity, job.schema_version, dialect, settings.INSTANCE_URL)
             name = file_name(entity.name, job.pk, job.schema_version, job.start_time)
+            stage = f"exporting {entity.name} to {directory / name}"
             with CsvFileWriter(directory / name, formatter.header, file_mode=file_mode) as writer:
                 export_entity(
                     entity=entity,
@@ -182,24 +195,58 @@ def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | N
                 writer.commit()
             files.append(WrittenFile(entity.name, name, writer.rows, writer.bytes, writer.sha256))
             control.finish_entity(entity.name)
+    except WorkerShutdown as exc:
+        status = JobStatus.CANCELLED
+        errors = [entry(KEY_UNEXPECTED, f"{exc} (node {settings.DATAPIPELINE_NODE_ID}, while {stage})")]
     except ExportCancelled:
         status = JobStatus.CANCELLED
     except DiskSpaceLow as exc:
         status, errors = JobStatus.FAILED, [entry(exc.key, str(exc))]
     except Exception as exc:
-        log.exception("Export %s failed", job_id)
+        log.exception("Export %s failed while %s", job_id, stage)
         status = JobStatus.FAILED
-        errors = [entry(KEY_UNEXPECTED, f"The export failed: {type(exc).__name__}: {exc}")]
+        errors = [entry(KEY_UNEXPECTED, f"The export failed while {stage}: {type(exc).__name__}: {exc}")]
         log.debug("".join(traceback.format_exception(exc)))
-    except BaseException as exc:  # SystemExit / KeyboardInterrupt: the worker is shutting down
-        status = JobStatus.CANCELLED
-        errors = [entry(KEY_UNEXPECTED, f"The export was stopped because its worker shut down ({type(exc).__name__}).")]
+    except BaseException as exc:  # SystemExit / KeyboardInterrupt / django-q2's timeout: the worker is stopping
         interrupted = exc
+        if _is_task_timeout(exc):
+            status = JobStatus.FAILED
+            errors = [entry(KEY_UNEXPECTED, f"The export was stopped while {stage}: {exc} (Q_TIMEOUT).")]
+        else:
+            status = JobStatus.CANCELLED
+            errors = [
+                entry(
+                    KEY_UNEXPECTED,
+                    f"The export was cancelled because its worker shut down ({type(exc).__name__}) while {stage}.",
+                )
+            ]
     finally:
         _finish(job, directory, status, statistics, files, errors, file_mode)
     if interrupted is not None:
         raise interrupted
     return ExportJob.objects.get(pk=job_id)
+
+
+def _outcome(status: str, files: list[WrittenFile]) -> dict[str, Any]:
+    """What a reader of the manifest needs to know about an export that stopped early."""
+    done = {f.entity for f in files}
+    missing = [e.name for e in ENTITIES if e.name not in done]
+    if not missing:
+        message = f"The export ended {status}; every file listed is complete."
+    else:
+        message = (
+            f"The export ended {status}; every file listed is complete. Not exported: {', '.join(missing)} "
+            "(a file in progress is removed, never left under its final name)."
+        )
+    return {"status": status, "notExported": missing, "message": message}
+
+
+def _is_task_timeout(exc: BaseException) -> bool:
+    try:
+        from django_q.exceptions import TimeoutException
+    except ImportError:  # pragma: no cover - django-q2 is a requirement
+        return False
+    return isinstance(exc, TimeoutException)
 
 
 def _finish(
@@ -232,5 +279,6 @@ def _finish(
                 }
                 for f in files
             ],
+            "outcome": _outcome(job.status, files),
         }
         write_manifest(directory, manifest, file_mode=file_mode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,11 @@ from optout.services import optout_list
 
 from .models import ACTIVE_STATUSES, AuditEntry, ExportJob, JobStatus, Trigger
 
+log = logging.getLogger(__name__)
+
 DEFAULT_WINDOW = timedelta(days=365)
 TASK_NAME = "exports.tasks.run_export_task"
+TASK_HOOK = "exports.tasks.export_task_done"
 
 
 def parse_from_date(value: str | datetime | None, *, now: datetime | None = None) -> datetime:
@@ -89,11 +93,18 @@ def job_reap_stale(*, now: datetime | None = None) -> list[int]:
         last = job.heartbeat or job.start_time
         if last >= limit:
             continue
-        message = (
-            f"The export's worker on node {job.node_id or 'unknown'} stopped responding: "
-            f"no heartbeat since {last.isoformat(timespec='seconds')} "
-            f"(limit {settings.DATAPIPELINE_HEARTBEAT_TIMEOUT} s). The job was ended automatically."
-        )
+        if job.heartbeat is None:
+            message = (
+                f"No worker picked the export up within {settings.DATAPIPELINE_HEARTBEAT_TIMEOUT} s of its start "
+                f"at {last.isoformat(timespec='seconds')} (queued from node {job.node_id or 'unknown'}); "
+                "is a `python manage.py qcluster` running? The job was ended automatically."
+            )
+        else:
+            message = (
+                f"The export's worker on node {job.node_id or 'unknown'} stopped responding: "
+                f"no heartbeat since {last.isoformat(timespec='seconds')} "
+                f"(limit {settings.DATAPIPELINE_HEARTBEAT_TIMEOUT} s). The job was ended automatically."
+            )
         status = JobStatus.CANCELLED if job.status == JobStatus.CANCELLATION_REQUESTED else JobStatus.FAILED
         updated = ExportJob.objects.filter(pk=job.pk, status=job.status, heartbeat=job.heartbeat).update(
             status=status,
@@ -107,9 +118,20 @@ def job_reap_stale(*, now: datetime | None = None) -> list[int]:
 
 
 def _enqueue(job_id: int) -> None:
+    """Queue the job's task (called on commit); if the queue refuses it, end the job FAILED at once."""
     from django_q.tasks import async_task
 
-    async_task(TASK_NAME, job_id, task_name=f"export-{job_id}", group="exports")
+    try:
+        async_task(TASK_NAME, job_id, task_name=f"export-{job_id}", group="exports", hook=TASK_HOOK)
+    except Exception as exc:
+        from datapipeline.runner import finish_job
+
+        finish_job(
+            job_id,
+            JobStatus.FAILED,
+            errors=[entry(KEY_UNEXPECTED, f"The export could not be queued: {type(exc).__name__}: {exc}")],
+        )
+        log.exception("Export %s could not be queued", job_id)
 
 
 def export_start(
