@@ -110,7 +110,7 @@ class ExportControl:
         """Stop at once if the worker is going away (cheap: a flag and a shared event)."""
         reason = self.stop_check() if self.stop_check is not None else None
         if reason:
-            raise WorkerShutdown(f"The export was cancelled because {reason}.")
+            raise WorkerShutdown(f"The export was cancelled because {reason}")
 
     def _throttle(self) -> None:
         # Pause in proportion to the work just done: with ratio r the export uses at most

@@ -197,7 +197,7 @@ def run_export(
             control.finish_entity(entity.name)
     except WorkerShutdown as exc:
         status = JobStatus.CANCELLED
-        errors = [entry(KEY_UNEXPECTED, f"{exc} (node {settings.DATAPIPELINE_NODE_ID}, while {stage})")]
+        errors = [entry(KEY_UNEXPECTED, f"{exc} (node {settings.DATAPIPELINE_NODE_ID}, while {stage}).")]
     except ExportCancelled:
         status = JobStatus.CANCELLED
     except DiskSpaceLow as exc:
