@@ -42,11 +42,16 @@ def disk_space_problem(path: Path, minimum_gb: float) -> str | None:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if free < minimum_gb * GIB:
+        minimum = f"{minimum_gb:.6f}".rstrip("0").rstrip(".")
         return (
-            f"Not enough free disk space for the export at {path}: {free / GIB:.2f} GB free, "
-            f"the minimum is {minimum_gb:g} GB (plugin.data.pipeline.minimum.usable.disk.space.after.export)."
+            f"Not enough free disk space for the export at {path}: {_size(free)} free, "
+            f"the minimum is {minimum} GB (plugin.data.pipeline.minimum.usable.disk.space.after.export)."
         )
     return None
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.2f} GB" if n >= GIB else f"{n / 1024**2:.1f} MB"
 
 
 class ExportControl:
