@@ -39,15 +39,13 @@ def post_migrate_handler(sender: Any, using: str = "default", **kwargs: Any) -> 
 
 def reap_on_worker_start(sender: Any = None, proc_name: str = "", **_: Any) -> None:
     """django-q2 ``post_spawn``: a (re)started worker first ends jobs left behind by a dead one."""
-    from django.db import close_old_connections
-
     from exports.services import job_reap_stale
 
+    # No connection handling here: the worker closes stale connections before each task, and in
+    # sync mode this runs inside the caller's transaction.
     try:
         reaped = job_reap_stale()
         if reaped:
             log.warning("Worker %s ended stale exports %s (their worker had died).", proc_name, reaped)
     except DatabaseError:
         log.exception("Worker %s could not check for stale exports", proc_name)
-    finally:
-        close_old_connections()
