@@ -30,14 +30,13 @@ def sync_q(monkeypatch):
 
 
 @pytest.fixture
-def live_db(request, on_postgres):
+def live_db(on_postgres, transactional_db):
     """A committed test database that other processes can use; PostgreSQL only."""
     if not on_postgres:
         pytest.skip(
             "A real qcluster is tested on PostgreSQL only: with SQLite two writing processes get "
             "'database is locked' (DESIGN.md). Set DATABASE_URL to a PostgreSQL server to run it."
         )
-    request.getfixturevalue("transactional_db")
 
 
 def database_url(db: dict) -> str:
@@ -86,7 +85,7 @@ def start_cluster(cluster_env, tmp_path: Path) -> Iterator[Callable[..., QCluste
 
 
 @pytest.fixture
-def slow_export():
+def slow_export(live_db):
     """Properties that make a small site take many seconds: one row per batch, a strong throttle."""
     property_set(name="plugin.data.pipeline.minimum.usable.disk.space.after.export", value="-1")
     property_set(name="plugin.data.pipeline.export.batch.size", value="1")
@@ -94,7 +93,7 @@ def slow_export():
 
 
 @pytest.fixture
-def fast_export():
+def fast_export(live_db):
     property_set(name="plugin.data.pipeline.minimum.usable.disk.space.after.export", value="-1")
     property_set(name="plugin.data.pipeline.export.batch.size", value="5000")
     property_set(name="plugin.data.pipeline.throttle.ratio", value="0")
