@@ -14,7 +14,7 @@ from .errors import KEY_DISK_SPACE
 
 GIB = 1024**3
 FLUSH_INTERVAL = 1.0  # seconds between job-row updates (progress, heartbeat, cancel check)
-DISK_CHECK_INTERVAL = 5.0  # seconds between free-space checks while exporting
+DISK_CHECK_INTERVAL = 2.0  # seconds between free-space checks while exporting (a statvfs call)
 MAX_PAUSE = 2.0  # longest single throttle pause, seconds
 PAUSE_SLICE = 0.25
 

@@ -251,14 +251,14 @@ def test_two_processes_starting_an_export_at_the_same_moment_get_exactly_one_job
 
 
 def test_a_tiny_disk_fails_the_export_with_the_disk_message(start_cluster, cluster_env, tiny_filesystem):
-    build_site(users=3, spaces=2, pages=400, body_bytes=4000)
+    build_site(users=3, spaces=2, pages=600, body_bytes=4000)  # 2.4 MB: fits, so only the guard can stop it
     export_path_set(path=str(tiny_filesystem))
     free_gb = shutil.disk_usage(tiny_filesystem).free / 1024**3
     # Passes the check before the start, trips after some 300 KB have been written.
     minimum_gb = free_gb - 300 * 1024 / 1024**3
     property_set(name="plugin.data.pipeline.minimum.usable.disk.space.after.export", value=f"{minimum_gb:.6f}")
-    property_set(name="plugin.data.pipeline.export.batch.size", value="5")
-    property_set(name="plugin.data.pipeline.throttle.ratio", value="3")
+    property_set(name="plugin.data.pipeline.export.batch.size", value="1")  # slow: many disk checks
+    property_set(name="plugin.data.pipeline.throttle.ratio", value="20")
     start_cluster()
 
     job_id = start_export_from_another_process(cluster_env)
