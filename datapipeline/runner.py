@@ -62,13 +62,18 @@ def claim_job(job_id: int) -> bool:
 
 
 def finish_job(
-    job_id: int, status: str, *, statistics: dict[str, Any] | None = None, errors: list[dict[str, str]] | None = None
+    job_id: int,
+    status: str,
+    *,
+    statistics: dict[str, Any] | None = None,
+    errors: list[dict[str, str]] | None = None,
+    now: Any = None,
 ) -> bool:
     """Move an active job to a terminal status; False if it was already terminal."""
     from exports.models import ACTIVE_STATUSES, ExportJob, JobStatus
 
     job = ExportJob.objects.get(pk=job_id)
-    now = timezone.now()
+    now = now or timezone.now()
     fields: dict[str, Any] = {"status": status, "completed_time": now, "heartbeat": now}
     if status == JobStatus.CANCELLED:
         fields["cancelled_time"] = now
@@ -258,27 +263,53 @@ def _finish(
     errors: list[dict[str, str]],
     file_mode: int,
 ) -> None:
+    """Write the manifest, then end the job: whoever sees the terminal status finds the manifest."""
+    now = timezone.now()
+    job.refresh_from_db()
+    finished = False
+    if job.is_active:
+        job.status, job.completed_time, job.heartbeat = status, now, now
+        if status == "CANCELLED":
+            job.cancelled_time = now
+        job.statistics = statistics
+        job.errors = [*job.errors, *errors]
+        problem = _write_job_manifest(job, directory, files, file_mode)
+        if problem and status == "COMPLETED":
+            status, job.status = "FAILED", "FAILED"
+        if problem:
+            errors = [*errors, problem]
+        finished = finish_job(job.pk, status, statistics=statistics, errors=errors, now=now)
+    if not finished:  # ended meanwhile (reaped, cancelled at once): the manifest tells what really happened
+        job.refresh_from_db()
+        log.warning("Export %s was already %s when its runner ended as %s.", job.pk, job.status, status)
+        _write_job_manifest(job, directory, files, file_mode)
+
+
+def _write_job_manifest(job: Any, directory: Path, files: list[WrittenFile], file_mode: int) -> dict[str, str] | None:
+    """Write ``manifest.json``; return an error entry instead of raising, so the job always ends."""
     from exports.selectors import job_to_dict
 
-    finished = finish_job(job.pk, status, statistics=statistics, errors=errors)
-    job.refresh_from_db()
-    if not finished:
-        log.warning("Export %s was already %s when its runner ended as %s.", job.pk, job.status, status)
-    if directory.is_dir():
-        manifest = {
-            "manifestVersion": 1,
-            "job": job_to_dict(job),
-            "files": [
-                {
-                    "file": f.name,
-                    "entity": f.entity,
-                    "schemaVersion": job.schema_version,
-                    "rows": f.rows,
-                    "bytes": f.bytes,
-                    "sha256": f.sha256,
-                }
-                for f in files
-            ],
-            "outcome": _outcome(job.status, files),
-        }
+    if not directory.is_dir():
+        return None
+    manifest = {
+        "manifestVersion": 1,
+        "job": job_to_dict(job),
+        "files": [
+            {
+                "file": f.name,
+                "entity": f.entity,
+                "schemaVersion": job.schema_version,
+                "rows": f.rows,
+                "bytes": f.bytes,
+                "sha256": f.sha256,
+            }
+            for f in files
+        ],
+        "outcome": _outcome(job.status, files),
+    }
+    try:
         write_manifest(directory, manifest, file_mode=file_mode)
+    except OSError as exc:
+        log.exception("Export %s: could not write its manifest", job.pk)
+        return entry(KEY_UNEXPECTED, f"The export could not write {directory / MANIFEST_NAME}: {exc}")
+    return None
