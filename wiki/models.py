@@ -79,7 +79,8 @@ class Content(models.Model):
     )
     labels = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
-    version_comment = models.TextField(blank=True, null=True)
+    # NULL (no comment) and "" (an empty one) differ, and the export writes NULL as an empty field.
+    version_comment = models.TextField(blank=True, null=True)  # noqa: DJ001
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CURRENT)
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
