@@ -218,7 +218,7 @@ class TextPool:
         parts = [f"<h1>{title}</h1>"]
         if awkward:
             parts.append(AWKWARD_SAMPLE)
-        target = rng.randint(10_500, 30_000) if long else rng.randint(300, 5_000)
+        target = rng.randint(10_500, 30_000) if long else rng.randint(300, 3_500)
         size = 0
         n = len(self.paragraphs)
         while size < target:
