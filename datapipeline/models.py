@@ -29,6 +29,9 @@ class ExportPath(models.Model):
     class Meta:
         verbose_name = "custom export path"
 
+    def __str__(self) -> str:
+        return self.path
+
 
 class PersonalAccessToken(models.Model):
     """A personal access token; only the SHA-256 of the token is stored, never the token itself."""

@@ -99,6 +99,10 @@ class ExportSchedule(models.Model):
     class Meta:
         verbose_name = "export schedule"
 
+    def __str__(self) -> str:
+        state = "enabled" if self.enabled else "disabled"
+        return f"Export schedule ({state}): {', '.join(self.days)} at {self.time}"
+
 
 class AuditEntry(models.Model):
     """Who did what to the pipeline, including refused attempts."""

@@ -79,8 +79,7 @@ class Content(models.Model):
     )
     labels = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
-    # NULL (no comment) and "" (an empty one) differ, and the export writes NULL as an empty field.
-    version_comment = models.TextField(blank=True, null=True)  # noqa: DJ001
+    version_comment = models.TextField(blank=True, null=True)  # noqa: DJ001 - NULL means "no comment"
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CURRENT)
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,0 +1,74 @@
+"""Write one CSV file safely: a temporary name until complete, private mode, size and SHA-256."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+PARTIAL_SUFFIX = ".partial"
+
+
+class CsvFileWriter:
+    """RFC 4180 CSV (UTF-8, CRLF, minimal quoting) written under ``.<name>.partial``, renamed by ``commit``.
+
+    Rows are encoded a batch at a time so the hash and the file see the same bytes without a
+    Python call per row. Leaving the ``with`` block without ``commit`` removes the partial file.
+    """
+
+    def __init__(self, path: Path, header: Sequence[str], *, file_mode: int = 0o600):
+        self.path = path
+        self.partial_path = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+        self.rows = 0
+        self.bytes = 0
+        self._sha = hashlib.sha256()
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        fd = os.open(self.partial_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
+        os.fchmod(fd, file_mode)  # whatever the umask
+        self._file = os.fdopen(fd, "wb")
+        self._committed = False
+        self._csv.writerow(header)
+        self._flush()
+
+    def write_rows(self, rows: Iterable[Sequence[Any]]) -> int:
+        before = self._buffer.tell()
+        self._csv.writerows(rows)
+        written = self._flush() if self._buffer.tell() != before else 0
+        return written
+
+    def _flush(self) -> int:
+        data = self._buffer.getvalue().encode("utf-8")
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._sha.update(data)
+        self._file.write(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def commit(self) -> None:
+        """Make the file durable and give it its final name."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.partial_path, self.path)
+        self._committed = True
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def __enter__(self) -> CsvFileWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._committed:
+            self._file.close()
+            self.partial_path.unlink(missing_ok=True)

@@ -1,0 +1,236 @@
+"""Run one export job: stream every entity into its CSV file, then write the manifest.
+
+The runner claims the job row (so a second delivery of the same task does nothing), streams
+each entity in keyset batches by primary key with ``values_list`` (flat memory, no per-row
+queries, no long transaction), and moves the job to its terminal state with a conditional
+update, so a terminal job never changes again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from .control import DiskSpaceLow, ExportCancelled, ExportControl
+from .csvfile import CsvFileWriter
+from .errors import KEY_UNEXPECTED, entry
+from .formatting import Dialect, RowFormatter
+from .properties import get_property
+from .schema import ENTITIES, Entity
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class WrittenFile:
+    entity: str
+    name: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+def file_name(entity: str, job_id: int, version: int, start_time: Any) -> str:
+    timestamp = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    return f"{entity}_job{job_id}_v{version}_{timestamp}.csv"
+
+
+def job_dir(job: Any) -> Path:
+    return Path(job.root_export_path) / str(job.pk)
+
+
+def claim_job(job_id: int) -> bool:
+    """Take the job for this node; False if it is not startable (delivery is at-least-once)."""
+    from exports.models import ExportJob, JobStatus
+
+    claimed = ExportJob.objects.filter(pk=job_id, status=JobStatus.STARTED, heartbeat__isnull=True).update(
+        heartbeat=timezone.now(), node_id=settings.DATAPIPELINE_NODE_ID
+    )
+    return claimed == 1
+
+
+def finish_job(
+    job_id: int, status: str, *, statistics: dict[str, Any] | None = None, errors: list[dict[str, str]] | None = None
+) -> bool:
+    """Move an active job to a terminal status; False if it was already terminal."""
+    from exports.models import ACTIVE_STATUSES, ExportJob, JobStatus
+
+    job = ExportJob.objects.get(pk=job_id)
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": status, "completed_time": now, "heartbeat": now}
+    if status == JobStatus.CANCELLED:
+        fields["cancelled_time"] = now
+    if statistics is not None:
+        fields["statistics"] = statistics
+    if errors:
+        fields["errors"] = [*job.errors, *errors]
+    return ExportJob.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).update(**fields) == 1
+
+
+def _opted_out_space_ids(keys: list[str]) -> list[int]:
+    from wiki.models import Space
+
+    return list(Space.objects.filter(key__in=keys).values_list("id", flat=True)) if keys else []
+
+
+def export_entity(
+    *,
+    entity: Entity,
+    job: Any,
+    formatter: RowFormatter,
+    writer: CsvFileWriter,
+    control: ExportControl,
+    opted_out_ids: list[int],
+    batch_size: int,
+) -> None:
+    queryset = entity.queryset()
+    if entity.date_field:
+        queryset = queryset.filter(**{f"{entity.date_field}__gte": job.export_from})
+    if entity.space_field and opted_out_ids:
+        queryset = queryset.exclude(**{f"{entity.space_field}__in": opted_out_ids})
+    control.start_entity(entity.name, queryset.count())
+    queryset = queryset.order_by("pk").values_list(*formatter.sources)
+    format_row = formatter.format
+    last_pk = None
+    while True:
+        page = queryset if last_pk is None else queryset.filter(pk__gt=last_pk)
+        rows = list(page[:batch_size])
+        if not rows:
+            break
+        writer.write_rows(map(format_row, rows))
+        writer.rows += len(rows)
+        last_pk = rows[-1][0]
+        control.after_batch(entity.name, len(rows))
+        if len(rows) < batch_size:
+            break
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any], *, file_mode: int) -> None:
+    path = directory / MANIFEST_NAME
+    partial = directory / f".{MANIFEST_NAME}.partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
+    os.fchmod(fd, file_mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(partial, path)
+
+
+def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """Run job ``job_id`` to a terminal status and return the job row."""
+    from exports.models import ExportJob, JobStatus
+
+    from .paths import ensure_private_dir
+
+    if not claim_job(job_id):
+        job = ExportJob.objects.get(pk=job_id)
+        if job.status == JobStatus.CANCELLATION_REQUESTED and job.heartbeat is None:
+            finish_job(job_id, JobStatus.CANCELLED)  # cancelled before any worker took it
+        else:
+            log.warning("Export %s is %s; not running it again.", job_id, job.status)
+        return ExportJob.objects.get(pk=job_id)
+
+    job = ExportJob.objects.get(pk=job_id)
+    group_readable = get_property("plugin.data.pipeline.export.group.readable")
+    file_mode = 0o640 if group_readable else 0o600
+    directory = job_dir(job)
+    statistics: dict[str, Any] = {"exportedEntities": 0, "writtenRows": 0, "entities": {}}
+    files: list[WrittenFile] = []
+    status, errors = JobStatus.COMPLETED, []
+    interrupted: BaseException | None = None
+    try:
+        ensure_private_dir(directory, group_readable=group_readable)
+        dialect = Dialect(
+            preserve_line_breaks=get_property("plugin.data.pipeline.embedded.line.break.preserve"),
+            line_break_escape=get_property("plugin.data.pipeline.embedded.line.break.escape.char"),
+        )
+        control = ExportControl(
+            job_id=job.pk,
+            export_dir=directory,
+            throttle_ratio=get_property("plugin.data.pipeline.throttle.ratio"),
+            minimum_free_gb=get_property("plugin.data.pipeline.minimum.usable.disk.space.after.export"),
+            statistics=statistics,
+            on_progress=on_progress,
+        )
+        batch_size = max(1, get_property("plugin.data.pipeline.export.batch.size"))
+        opted_out_ids = _opted_out_space_ids(job.opted_out_spaces)
+        for entity in ENTITIES:
+            formatter = RowFormatter(entity, job.schema_version, dialect, settings.INSTANCE_URL)
+            name = file_name(entity.name, job.pk, job.schema_version, job.start_time)
+            with CsvFileWriter(directory / name, formatter.header, file_mode=file_mode) as writer:
+                export_entity(
+                    entity=entity,
+                    job=job,
+                    formatter=formatter,
+                    writer=writer,
+                    control=control,
+                    opted_out_ids=opted_out_ids,
+                    batch_size=batch_size,
+                )
+                writer.commit()
+            files.append(WrittenFile(entity.name, name, writer.rows, writer.bytes, writer.sha256))
+            control.finish_entity(entity.name)
+    except ExportCancelled:
+        status = JobStatus.CANCELLED
+    except DiskSpaceLow as exc:
+        status, errors = JobStatus.FAILED, [entry(exc.key, str(exc))]
+    except Exception as exc:
+        log.exception("Export %s failed", job_id)
+        status = JobStatus.FAILED
+        errors = [entry(KEY_UNEXPECTED, f"The export failed: {type(exc).__name__}: {exc}")]
+        log.debug("".join(traceback.format_exception(exc)))
+    except BaseException as exc:  # SystemExit / KeyboardInterrupt: the worker is shutting down
+        status = JobStatus.CANCELLED
+        errors = [entry(KEY_UNEXPECTED, f"The export was stopped because its worker shut down ({type(exc).__name__}).")]
+        interrupted = exc
+    finally:
+        _finish(job, directory, status, statistics, files, errors, file_mode)
+    if interrupted is not None:
+        raise interrupted
+    return ExportJob.objects.get(pk=job_id)
+
+
+def _finish(
+    job: Any,
+    directory: Path,
+    status: str,
+    statistics: dict[str, Any],
+    files: list[WrittenFile],
+    errors: list[dict[str, str]],
+    file_mode: int,
+) -> None:
+    from exports.selectors import job_to_dict
+
+    finished = finish_job(job.pk, status, statistics=statistics, errors=errors)
+    job.refresh_from_db()
+    if not finished:
+        log.warning("Export %s was already %s when its runner ended as %s.", job.pk, job.status, status)
+    if directory.is_dir():
+        manifest = {
+            "manifestVersion": 1,
+            "job": job_to_dict(job),
+            "files": [
+                {
+                    "file": f.name,
+                    "entity": f.entity,
+                    "schemaVersion": job.schema_version,
+                    "rows": f.rows,
+                    "bytes": f.bytes,
+                    "sha256": f.sha256,
+                }
+                for f in files
+            ],
+        }
+        write_manifest(directory, manifest, file_mode=file_mode)
