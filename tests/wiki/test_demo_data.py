@@ -1,7 +1,11 @@
 """``manage.py demo_data``: counts per scale, reproducibility, the awkward data exports must survive, safety."""
 
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,6 +19,7 @@ from wiki.demo import REFERENCE_DATE, SCALES, DemoScale, scale_parse
 from wiki.models import AnalyticsEvent, Comment, Content, Profile, Space
 
 pytestmark = pytest.mark.django_db
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def counts() -> DemoScale:
@@ -171,3 +176,25 @@ def test_times_come_from_the_reference_date_not_the_clock(demo_data):
         assert rows.filter(**{f"{field}__gte": year_before}).exists()
     assert not Content.objects.filter(updated__lt=F("created")).exists()
     assert not Comment.objects.filter(created__lt=F("content__created")).exists()
+
+
+@pytest.mark.integration
+def test_command_line_exits_non_zero_on_a_second_run_without_reset(tmp_path):
+    """Through manage.py, on a private SQLite file: the user sees a clear message and a failing exit status."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
+    environ["DATAPIPELINE_VAR_DIR"] = str(tmp_path)
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=120
+        )
+
+    assert manage("migrate", "-v0").returncode == 0
+    first = manage("demo_data", "--scale", "tiny", "--seed", "3")
+    assert first.returncode == 0, first.stderr
+    assert "analytics events" in first.stdout
+    second = manage("demo_data", "--scale", "tiny")
+    assert second.returncode == 1
+    assert "already has data (5 users" in second.stderr and "--reset" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert manage("demo_data", "--scale", "tiny", "--seed", "3", "--reset").returncode == 0
