@@ -95,6 +95,10 @@ def site_build(
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), targets):
             cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            # Fresh statistics, so the first export after a big load gets sensible query plans.
+            for model in targets:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return loads
 
 

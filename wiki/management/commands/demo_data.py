@@ -1,9 +1,9 @@
 """``manage.py demo_data``: fill the site with realistic, reproducible demo data."""
 
 import time
-from typing import Any, TextIO
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import transaction
 
 from wiki.demo import DemoScale, scale_parse, site_build, site_counts, site_delete
@@ -13,10 +13,15 @@ def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{n:,} {label}" for label, n in counts.items())
 
 
-class Progress:
-    """One progress line per table on a stream: rewritten in place on a terminal, every 10% otherwise."""
+def _plain(text: str) -> str:
+    # Progress is not an error: keep it out of the red that stderr gets on a terminal.
+    return text
 
-    def __init__(self, stream: TextIO) -> None:
+
+class Progress:
+    """One progress line per table on the command's stderr: rewritten in place on a terminal, every 10% otherwise."""
+
+    def __init__(self, stream: OutputWrapper) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.last_step: dict[str, int] = {}
@@ -25,10 +30,10 @@ class Progress:
         percent = 100 * done // total if total else 100
         line = f"{label:<22} {done:>10,} / {total:,} ({percent}%)"
         if self.tty:
-            self.stream.write("\r" + line + ("\n" if done >= total else ""))
+            self.stream.write("\r" + line, style_func=_plain, ending="\n" if done >= total else "")
         elif percent // 10 != self.last_step.get(label, -1):
             self.last_step[label] = percent // 10
-            self.stream.write(line + "\n")
+            self.stream.write(line, style_func=_plain)
         self.stream.flush()
 
 
@@ -51,7 +56,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete the site's data first (spaces, pages, comments, events, non-superuser users).",
         )
-        parser.add_argument("--batch-size", type=int, default=5_000, help="Rows per insert batch (default 5000).")
+        parser.add_argument(
+            "--batch-size", type=int, default=5_000, help="Rows per insert batch and progress step (default 5000)."
+        )
 
     def handle(self, *args: Any, seed: int, scale: str, reset: bool, batch_size: int, **options: Any) -> None:
         try:
@@ -68,16 +75,20 @@ class Command(BaseCommand):
                 f"(scale {scale}, seed {seed}). Run with --reset to replace the site's data (superusers are kept)."
             )
         verbose = options["verbosity"] >= 1
-        progress = Progress(self.stderr._out) if verbose else None
+        progress = Progress(self.stderr) if verbose else None
         started = time.monotonic()
+        deleted_in = None
         with transaction.atomic():
             if any(existing.values()):
                 if verbose:
-                    self.stderr.write(f"Deleting the site's data ({_describe(existing)})...")
+                    self.stderr.write(f"Deleting the site's data ({_describe(existing)})...", style_func=_plain)
                 site_delete()
+                deleted_in = time.monotonic() - started
             loads = site_build(scale=demo_scale, seed=seed, batch_size=batch_size, progress=progress)
         if verbose:
             self.stdout.write(f"Demo data built (scale {scale}, seed {seed}):")
+            if deleted_in is not None:
+                self.stdout.write(f"  {'previous data deleted':<33} {deleted_in:>8.1f} s")
             for load in loads:
                 self.stdout.write(f"  {load.label:<22} {load.rows:>10,} rows {load.seconds:>8.1f} s")
             self.stdout.write(
