@@ -103,7 +103,7 @@ class PageFactory(ContentFactory):
     """A current page, top-level unless ``parent=`` (a page of the same space) is given."""
 
     content_type = Content.Type.PAGE
-    space = factory.LazyAttribute(lambda o: o.parent.space if o.parent is not None else SpaceFactory())
+    space = factory.Maybe("parent", factory.SelfAttribute("parent.space"), factory.SubFactory(SpaceFactory))
 
 
 class BlogPostFactory(ContentFactory):
@@ -120,9 +120,9 @@ class CommentFactory(DjangoModelFactory[Comment]):
         model = Comment
 
     parent = None
-    content = factory.LazyAttribute(lambda o: o.parent.content if o.parent is not None else PageFactory())
+    content = factory.Maybe("parent", factory.SelfAttribute("parent.content"), factory.SubFactory(PageFactory))
     body = factory.Sequence(lambda n: f"<p>Comment {n}</p>")
-    location = factory.LazyAttribute(lambda o: o.parent.location if o.parent is not None else Comment.Location.FOOTER)
+    location = factory.Maybe("parent", factory.SelfAttribute("parent.location"), Comment.Location.FOOTER)
     creator = factory.SubFactory(UserFactory)
     last_modifier = factory.SelfAttribute("creator")
     created = FACTORY_NOW
@@ -141,6 +141,6 @@ class AnalyticsEventFactory(DjangoModelFactory[AnalyticsEvent]):
     name = AnalyticsEvent.Name.PAGE_VIEWED
     created = FACTORY_NOW
     author = factory.SubFactory(UserFactory)
-    space = factory.LazyAttribute(lambda o: o.page.space if o.page is not None else None)
-    container_id = factory.LazyAttribute(lambda o: o.page.pk if o.page is not None else None)
+    space = factory.Maybe("page", factory.SelfAttribute("page.space"), None)
+    container_id = factory.Maybe("page", factory.SelfAttribute("page.pk"), None)
     content_id = factory.SelfAttribute("container_id")

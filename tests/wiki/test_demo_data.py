@@ -2,8 +2,10 @@
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,23 +180,53 @@ def test_times_come_from_the_reference_date_not_the_clock(demo_data):
     assert not Comment.objects.filter(created__lt=F("content__created")).exists()
 
 
+def sqlite_rows(path: Path) -> list[tuple]:
+    """Every row of the site's tables in a SQLite file, read without Django."""
+    with closing(sqlite3.connect(path)) as db:
+        return [
+            (table, *row)
+            for table in (
+                "auth_user",
+                "wiki_profile",
+                "wiki_space",
+                "wiki_content",
+                "wiki_comment",
+                "wiki_analyticsevent",
+            )
+            for row in db.execute(f"SELECT * FROM {table} ORDER BY id")  # noqa: S608 (fixed table names)
+        ]
+
+
 @pytest.mark.integration
-def test_command_line_exits_non_zero_on_a_second_run_without_reset(tmp_path):
-    """Through manage.py, on a private SQLite file: the user sees a clear message and a failing exit status."""
+def test_command_line_refuses_a_second_run_and_rebuilds_the_same_site_in_another_process(tmp_path):
+    """Through manage.py on a private SQLite file: a clear refusal with a failing exit status, and the same
+    seed giving the same rows in a process with another hash seed."""
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
     environ["DATAPIPELINE_VAR_DIR"] = str(tmp_path)
 
-    def manage(*args: str) -> subprocess.CompletedProcess:
+    def manage(*args: str, hash_seed: str = "1") -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=environ | {"PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     assert manage("migrate", "-v0").returncode == 0
-    first = manage("demo_data", "--scale", "tiny", "--seed", "3")
+    first = manage("demo_data", "--scale", "small", "--seed", "3")
     assert first.returncode == 0, first.stderr
     assert "analytics events" in first.stdout
+    rows = sqlite_rows(tmp_path / "db.sqlite3")
+    assert len(rows) == 200 + 200 + 20 + 2_000 + 1_200 + 1_600
+
     second = manage("demo_data", "--scale", "tiny")
     assert second.returncode == 1
-    assert "already has data (5 users" in second.stderr and "--reset" in second.stderr
+    assert "already has data (200 users" in second.stderr and "--reset" in second.stderr
     assert "Traceback" not in second.stderr
-    assert manage("demo_data", "--scale", "tiny", "--seed", "3", "--reset").returncode == 0
+    assert sqlite_rows(tmp_path / "db.sqlite3") == rows
+
+    again = manage("demo_data", "--scale", "small", "--seed", "3", "--reset", hash_seed="2")
+    assert again.returncode == 0, again.stderr
+    assert sqlite_rows(tmp_path / "db.sqlite3") == rows

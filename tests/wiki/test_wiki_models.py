@@ -132,3 +132,10 @@ def test_anonymous_analytics_event_without_a_space():
     event.refresh_from_db()
     assert (event.author, event.space, event.container_id) == (None, None, None)
     assert User.objects.count() == 0
+
+
+def test_factories_build_without_saving():
+    comment = CommentFactory.build(parent=CommentFactory.build())
+    assert comment.pk is None and comment.content.pk is None
+    assert comment.content is comment.parent.content
+    assert Content.objects.count() == 0 and User.objects.count() == 0
