@@ -26,7 +26,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,11 +79,15 @@ def server_zone() -> ZoneInfo:
 
 
 def wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """``at`` on ``day`` in ``zone`` as a real instant (see the module docstring for DST gaps/folds)."""
+    """``at`` on ``day`` in ``zone`` as a real instant, in UTC (see the module docstring for DST gaps/folds).
+
+    Everything here compares and adds in UTC: Python compares two datetimes sharing one tzinfo
+    by their wall-clock fields, ignoring fold, which is wrong in the repeated hour.
+    """
     naive = datetime.combine(day, at.replace(tzinfo=None, microsecond=0))
     # fold=0: the first occurrence of a repeated time; in a gap, the offset before the jump,
     # which normalises (via UTC) to the wall-clock time one hour later.
-    return naive.replace(tzinfo=zone, fold=0).astimezone(ZoneInfo("UTC")).astimezone(zone)
+    return naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -110,13 +114,14 @@ def schedule_is_due_day(schedule: ExportSchedule, day: date) -> bool:
 
 
 def _first_slot_after(days: list[str], at: time, now: datetime, zone: ZoneInfo) -> datetime:
+    now = now.astimezone(UTC)
     today = now.astimezone(zone).date()
     for offset in range(8):
         day = today + timedelta(days=offset)
         if WEEKDAYS[day.weekday()] in days:
             slot = wall_clock(day, at, zone)
             if slot > now:
-                return slot
+                return slot.astimezone(zone)
     raise ValueError("no weekday selected")  # unreachable: validation requires at least one day
 
 
@@ -124,7 +129,7 @@ def schedule_next_run(schedule: ExportSchedule | None, *, now: datetime | None =
     """The next run strictly after ``now`` (aware, in TIME_ZONE); None when disabled or unsaved."""
     if schedule is None or not schedule.enabled or not schedule.days or schedule.first_run is None:
         return None
-    now = now or timezone.now()
+    now = (now or timezone.now()).astimezone(UTC)
     zone = server_zone()
     first = _first_run_day(schedule)
     day = max(now.astimezone(zone).date() - timedelta(days=1), first)
@@ -133,7 +138,7 @@ def schedule_next_run(schedule: ExportSchedule | None, *, now: datetime | None =
         if schedule_is_due_day(schedule, day):
             slot = wall_clock(day, schedule.time, zone)
             if slot > now:
-                return slot
+                return slot.astimezone(zone)
         day += timedelta(days=1)
     return None
 
@@ -141,12 +146,13 @@ def schedule_next_run(schedule: ExportSchedule | None, *, now: datetime | None =
 def schedule_due_slot(schedule: ExportSchedule, moment: datetime, *, grace: timedelta) -> datetime | None:
     """The due run ``moment`` belongs to (``slot <= moment < slot + grace``), or None."""
     zone = server_zone()
+    moment = moment.astimezone(UTC)
     local_day = moment.astimezone(zone).date()
     for day in (local_day, local_day - timedelta(days=1)):
         if schedule_is_due_day(schedule, day):
             slot = wall_clock(day, schedule.time, zone)
             if slot <= moment < slot + grace:
-                return slot
+                return slot.astimezone(zone)
     return None
 
 
@@ -166,8 +172,16 @@ def schedule_window_start(schedule: ExportSchedule, *, now: datetime | None = No
     return start.astimezone(server_zone()).replace(second=0, microsecond=0)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_local(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(server_zone()).isoformat(timespec="seconds")
+
+
+def schedule_armed_run() -> datetime | None:
+    """When the django-q2 trigger will fire next (None when it is not armed)."""
+    from django_q.models import Schedule
+
+    row = Schedule.objects.filter(name=SCHEDULE_NAME).exclude(repeats=0).first()
+    return None if row is None or row.next_run is None else row.next_run.astimezone(server_zone())
 
 
 def schedule_to_dict(schedule: ExportSchedule, *, now: datetime | None = None) -> dict[str, Any]:
@@ -177,13 +191,13 @@ def schedule_to_dict(schedule: ExportSchedule, *, now: datetime | None = None) -
         "days": list(schedule.days),
         "repeatIntervalInWeeks": schedule.repeat_interval_weeks,
         "time": schedule.time.strftime("%H:%M:%S"),
-        "fromDate": _iso(schedule.from_date),
+        "fromDate": iso_local(schedule.from_date),
         "schemaVersion": schedule.schema_version,
-        "nextRunTime": _iso(schedule_next_run(schedule, now=now)),
+        "nextRunTime": iso_local(schedule_next_run(schedule, now=now)),
         "enabled": schedule.enabled,
         "rollingWindowDays": schedule.rolling_window_days,
         "rollingWindowMonths": schedule.rolling_window_months,
-        "firstRunTime": _iso(schedule.first_run),
+        "firstRunTime": iso_local(schedule.first_run),
         "timeZone": settings.TIME_ZONE,
         "timeZoneWhenSaved": schedule.time_zone or settings.TIME_ZONE,
     }
@@ -381,11 +395,11 @@ def schedule_set(
         days=clean_days,
         repeatIntervalInWeeks=weeks,
         time=at.strftime("%H:%M:%S"),
-        fromDate=_iso(absolute),
+        fromDate=iso_local(absolute),
         rollingWindowDays=rolling_days,
         rollingWindowMonths=rolling_months,
         schemaVersion=version,
-        nextRunTime=_iso(next_run),
+        nextRunTime=iso_local(next_run),
     )
     return schedule
 
@@ -424,7 +438,7 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
     # Re-arm first, so a failing export never stops later runs.
     schedule_arm(schedule, now=max(now, intended))
     if slot is None:
-        return f"Not a due run of the export schedule ({_iso(intended)}): nothing started."
+        return f"Not a due run of the export schedule ({iso_local(intended)}): nothing started."
 
     version = schedule.schema_version
     window = schedule_window_start(schedule, now=now)
@@ -437,7 +451,7 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
             schema_version=version,
             key=KEY_ALREADY_RUNNING,
             message=(
-                f"Scheduled export for {_iso(slot)} skipped: export {exc.job.pk} was running "
+                f"Scheduled export for {iso_local(slot)} skipped: export {exc.job.pk} was running "
                 f"(status {exc.job.status}); only one export can run at a time."
             ),
         )
@@ -448,7 +462,7 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
             from_date=window,
             schema_version=version,
             key=exc.key,
-            message=f"Scheduled export for {_iso(slot)} refused: {exc.message}",
+            message=f"Scheduled export for {iso_local(slot)} refused: {exc.message}",
         )
         return f"Scheduled export refused ({exc.key}); recorded FAILED job {job.pk}."
-    return f"Scheduled export for {_iso(slot)} started: export {job.pk} ({job.status})."
+    return f"Scheduled export for {iso_local(slot)} started: export {job.pk} ({job.status})."
