@@ -233,3 +233,19 @@ def test_a_cluster_down_for_days_fires_one_late_run_not_a_backlog(orm_broker):
         "exports.schedules.run_scheduled_export",
         "exports.tasks.run_export_task",
     ]
+
+
+def test_in_sync_mode_the_scheduler_runs_the_task_inline_and_the_trigger_stays_armed(
+    orm_broker, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_q.conf import Conf
+
+    set_schedule()
+    monkeypatch.setattr(Conf, "SYNC", True)
+    with frozen(SAT + timedelta(seconds=25)), django_capture_on_commit_callbacks(execute=True):
+        scheduler(broker=orm_broker)
+    job = ExportJob.objects.get()
+    assert job.trigger == "schedule"
+    assert job.status == JobStatus.COMPLETED  # the export itself ran inline too
+    assert trigger().repeats == 1
+    assert trigger().next_run == MON
