@@ -276,3 +276,13 @@ def test_pre_validation_fails_at_once_when_the_disk_is_too_full_unless_forced(ex
     forced = export_start(enqueue=False, force_export=True)
     assert forced.status == JobStatus.STARTED
     assert [w["key"] for w in forced.warnings] == ["export.pre.validation.failed"]
+
+
+def test_the_cluster_configuration_runs_a_long_export_exactly_once(settings):
+    q = settings.Q_CLUSTER
+    # A task is handed out again only after `retry` seconds; the worker is stopped after `timeout`.
+    assert q["retry"] > q["timeout"] >= 3600
+    assert q["max_attempts"] == 1  # a failed export is not retried
+    assert q["ack_failures"] is True  # a failed export leaves the queue
+    assert q["catch_up"] is False
+    assert ("orm" in q) != ("redis" in q)
