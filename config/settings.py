@@ -127,7 +127,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["datapipeline.permissions.IsSuperuser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["datapipeline.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "datapipeline.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -140,6 +140,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The 1.0 alias serves the same operations; the document lists them once, under latest/.
+    "PREPROCESSING_HOOKS": ["datapipeline.urls.only_latest_endpoints"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {
