@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils import timezone
@@ -113,6 +114,10 @@ def _audit_refusal(context: dict[str, Any], status_code: int, message: str) -> N
     view = context.get("view")
     action = (getattr(view, "audit_actions", None) or {}).get(request.method) or f"api.{request.method.lower()}"
     user = getattr(request, "_user", None)
+    if user is None:  # refused before DRF authenticated (e.g. CSRF): the session's user, if any
+        django_request = getattr(request, "_request", None)
+        session_user = get_user(django_request) if hasattr(django_request, "session") else None
+        user = session_user if getattr(session_user, "is_authenticated", False) else None
     try:
         audit_record(
             action=action,
