@@ -183,7 +183,9 @@ def test_refused_reads_are_not_audited(anonymous):
 
 def test_unknown_url_under_rest_gets_the_error_body(api, anonymous):
     for client in (api, anonymous):
-        body = assert_error(client.get(f"{BASE}nope"), 404, "resource.not.found", contains="/rest/datapipeline/latest/nope")
+        body = assert_error(
+            client.get(f"{BASE}nope"), 404, "resource.not.found", contains="/rest/datapipeline/latest/nope"
+        )
         assert set(body) == {"statusCode", "message", "errors", "timestamp"}
     assert_error(api.get("/rest/other"), 404, "resource.not.found")
 
