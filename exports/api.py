@@ -28,12 +28,14 @@ from datapipeline.paths import export_path_reset, export_path_set, export_root
 from datapipeline.schema import VERSIONS
 
 from .models import JobStatus, Trigger
+from .schedules import schedule_delete, schedule_get, schedule_set, schedule_to_dict
 from .selectors import job_current_or_last, job_list, job_to_dict
 from .services import export_cancel, export_start
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
+KEY_SCHEDULE_NOT_FOUND = "schedule.not.found"
 
 
 class SchemaInfoSerializer(serializers.Serializer):
@@ -307,3 +309,87 @@ class SchemaVersionsApi(APIView):
     def get(self, request: Any) -> Response:
         versions = sorted(VERSIONS, key=lambda v: v.version, reverse=True)
         return Response([{"version": v.version, "status": v.status} for v in versions])
+
+
+class ScheduleApi(APIView):
+    """``config/schedule`` (SPEC §7): GET the schedule with nextRunTime, PUT replaces it, DELETE removes it."""
+
+    audit_actions = {"PUT": "schedule.set", "DELETE": "schedule.delete"}
+
+    class InputSerializer(StrictSerializer):
+        """Types only; the schedule service checks the values and names every bad field."""
+
+        class Meta:
+            ref_name = "ScheduleInput"
+
+        days = serializers.ListField(
+            child=serializers.CharField(max_length=10), max_length=7, help_text='Weekdays: "mon" … "sun".'
+        )
+        repeatIntervalInWeeks = serializers.IntegerField(help_text="Every N weeks, 1..52.")
+        time = serializers.CharField(max_length=8, help_text="HH:mm:ss in the server time zone.")
+        fromDate = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=100, help_text="ISO 8601 with an offset."
+        )
+        schemaVersion = serializers.IntegerField(required=False, allow_null=True)
+        enabled = serializers.BooleanField(required=False, default=True)
+        rollingWindowDays = serializers.IntegerField(required=False, allow_null=True)
+        rollingWindowMonths = serializers.IntegerField(required=False, allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Schedule"
+
+        days = serializers.ListField(child=serializers.CharField())
+        repeatIntervalInWeeks = serializers.IntegerField()
+        time = serializers.CharField()
+        fromDate = serializers.DateTimeField(allow_null=True)
+        schemaVersion = serializers.IntegerField(allow_null=True)
+        nextRunTime = serializers.DateTimeField(allow_null=True)
+        enabled = serializers.BooleanField()
+        rollingWindowDays = serializers.IntegerField(allow_null=True)
+        rollingWindowMonths = serializers.IntegerField(allow_null=True)
+        firstRunTime = serializers.DateTimeField(allow_null=True)
+        timeZone = serializers.CharField()
+        timeZoneWhenSaved = serializers.CharField()
+
+    @extend_schema(
+        operation_id="schedule_get",
+        summary="The export schedule and its next run",
+        responses={200: OutputSerializer, 404: ErrorSerializer, **AUTH_ERRORS},
+    )
+    def get(self, request: Any) -> Response:
+        schedule = schedule_get()
+        if schedule is None:
+            raise NotFound("No export schedule is set.", key=KEY_SCHEDULE_NOT_FOUND)
+        return Response(schedule_to_dict(schedule))
+
+    @extend_schema(
+        operation_id="schedule_set",
+        summary="Set (replace) the export schedule",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **AUTH_ERRORS},
+    )
+    def put(self, request: Any) -> Response:
+        data = validated(self.InputSerializer, request.data)
+        schedule = schedule_set(
+            days=data["days"],
+            repeat_interval_weeks=data["repeatIntervalInWeeks"],
+            time=data["time"],
+            from_date=data.get("fromDate") or None,
+            rolling_window_days=data.get("rollingWindowDays"),
+            rolling_window_months=data.get("rollingWindowMonths"),
+            schema_version=data.get("schemaVersion"),
+            enabled=data["enabled"],
+            user=request.user,
+            via=Trigger.API,
+        )
+        return Response(schedule_to_dict(schedule))
+
+    @extend_schema(
+        operation_id="schedule_delete",
+        summary="Remove the export schedule",
+        responses={204: None, **AUTH_ERRORS},
+    )
+    def delete(self, request: Any) -> Response:
+        schedule_delete(user=request.user, via=Trigger.API)
+        return Response(status=status.HTTP_204_NO_CONTENT)

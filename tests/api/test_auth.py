@@ -29,6 +29,9 @@ PROTECTED = [
     ("get", "config/optout"),
     ("post", "config/optout"),
     ("delete", "config/optout"),
+    ("get", "config/schedule"),
+    ("put", "config/schedule"),
+    ("delete", "config/schedule"),
 ]
 
 
