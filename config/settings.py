@@ -134,7 +134,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Data pipeline REST API",
-    "DESCRIPTION": "Compatible with Atlassian's Data pipeline for Confluence Data Center.",
+    "DESCRIPTION": (
+        "Compatible with Atlassian's Data pipeline for Confluence Data Center. Every operation is also "
+        "served under /rest/datapipeline/1.0/. Superusers only: Authorization: Bearer <personal access token> "
+        "(python manage.py token create), or an admin session with CSRF proof (X-CSRFToken, or "
+        "X-Atlassian-Token: no-check). Every 4xx answer has the body {statusCode, message, errors: [{key, message}], "
+        "timestamp}."
+    ),
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
