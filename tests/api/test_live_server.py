@@ -262,3 +262,28 @@ def test_twenty_concurrent_starts_give_one_202_and_nineteen_409s(server, admin_t
             assert [e["key"] for e in body["errors"]] == ["export.already.running"]
     assert ExportJob.objects.count() == 1
     assert ExportJob.objects.get().status == JobStatus.STARTED
+
+
+def test_gunicorn_serves_the_openapi_document_and_the_docs_page_without_a_cdn(server):
+    status, document = curl(f"{server}/rest/datapipeline/openapi.json")
+    assert status == 200
+    assert "/rest/datapipeline/latest/export" in document["paths"]
+    page = subprocess.run(
+        ["curl", "-sS", "--max-time", "30", f"{server}/rest/datapipeline/docs/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assets = re.findall(r'src="([^"]+\.js)"', page)
+    assert assets, page
+    for asset in assets:
+        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
+        code = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", f"{server}{asset}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert code == "200", asset
