@@ -45,17 +45,17 @@ def database_url() -> str:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop a process group we started: TERM, then KILL; bounded waits."""
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop a process we started: TERM to its leader (it stops its own children), then KILL the group."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
+    except ProcessLookupError:
+        return
+    process.wait(timeout=10)
 
 
 def tail(path: Path) -> str:
