@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import multiprocessing
 import signal
 import threading
 from collections.abc import Iterator
@@ -47,13 +48,15 @@ def find_cluster_stop_event(frame: FrameType | None = None) -> Any | None:
 class ShutdownWatch:
     """Answers "should this export stop because its worker is going away?" between batches."""
 
-    def __init__(self, stop_event: Any | None = None):
+    def __init__(self, stop_event: Any | None = None, parent: Any | None = None):
         self.stop_event = stop_event
+        self.parent = parent  # the sentinel that forked this worker (multiprocessing.parent_process())
         self.signal_name: str | None = None
 
     @classmethod
     def for_current_worker(cls) -> ShutdownWatch:
-        return cls(find_cluster_stop_event())
+        stop_event = find_cluster_stop_event()
+        return cls(stop_event, multiprocessing.parent_process() if stop_event is not None else None)
 
     @property
     def in_cluster(self) -> bool:
@@ -79,6 +82,10 @@ class ShutdownWatch:
         """Why the export must stop now, or None to go on."""
         if self.signal_name:
             return f"its worker received {self.signal_name}"
+        # Checked before the event: a sentinel killed while holding the event's lock would make
+        # is_set() block for ever (the sentinel keeps SIGTERM's default action).
+        if self.parent is not None and not self.parent.is_alive():
+            return "the qcluster sentinel that ran its worker has gone"
         if self.stop_event is not None:
             try:
                 stopping = self.stop_event.is_set()

@@ -286,3 +286,16 @@ def test_the_cluster_configuration_runs_a_long_export_exactly_once(settings):
     assert q["ack_failures"] is True  # a failed export leaves the queue
     assert q["catch_up"] is False
     assert ("orm" in q) != ("redis" in q)
+
+
+def test_a_worker_whose_sentinel_is_gone_stops_without_touching_the_stop_event():
+    class DeadParent:
+        def is_alive(self) -> bool:
+            return False
+
+    class LockedEvent:  # what a sentinel killed while holding the event's lock leaves behind
+        def is_set(self) -> bool:
+            raise AssertionError("would block for ever")
+
+    watch = ShutdownWatch(LockedEvent(), DeadParent())
+    assert watch.reason() == "the qcluster sentinel that ran its worker has gone"
