@@ -121,6 +121,12 @@ class UnknownProperty(KeyError):
 
 def get_property(name: str) -> Any:
     """Return the parsed value of a configuration property, from the first source that sets it."""
+    raw, _source = property_raw(name)
+    return PROPERTIES[name].parse(raw)
+
+
+def property_raw(name: str) -> tuple[str, str]:
+    """Return a property's unparsed value and where it comes from: admin, env, settings or default."""
     from .models import ConfigProperty
 
     try:
@@ -129,13 +135,13 @@ def get_property(name: str) -> Any:
         raise UnknownProperty(name) from None
     row = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
     if row is not None:
-        return prop.parse(row)
+        return row, "admin"
     if prop.env_name in os.environ:
-        return prop.parse(os.environ[prop.env_name])
+        return os.environ[prop.env_name], "env"
     configured = getattr(settings, "DATAPIPELINE_PROPERTIES", {})
     if name in configured:
-        return prop.parse(str(configured[name]))
-    return prop.parse(prop.default)
+        return str(configured[name]), "settings"
+    return prop.default, "default"
 
 
 def property_set(*, name: str, value: str) -> None:
