@@ -16,14 +16,18 @@ from wiki.models import AnalyticsEvent, Comment, Content, Profile, Space
 def make_site(*, spaces: int = 2, pages_per_space: int = 3, prefix: str = "SP") -> list[Space]:
     """A small site: one author, ``spaces`` spaces named '<prefix><n>' with pages, a comment and an event each."""
     User = get_user_model()
-    author, created = User.objects.get_or_create(username=f"author-{prefix.lower()}", defaults={"email": "a@example.com"})
+    author, created = User.objects.get_or_create(
+        username=f"author-{prefix.lower()}", defaults={"email": "a@example.com"}
+    )
     if created:
         Profile.objects.create(user=author, full_name=f"Author {prefix}")
     made = []
     for n in range(1, spaces + 1):
         space = Space.objects.create(key=f"{prefix}{n}", name=f"Space {prefix} number {n}", creator=author)
         for p in range(pages_per_space):
-            page = Content.objects.create(space=space, title=f"Page {p} of {space.key}", body="<p>x</p>", creator=author)
+            page = Content.objects.create(
+                space=space, title=f"Page {p} of {space.key}", body="<p>x</p>", creator=author
+            )
             Comment.objects.create(content=page, body="A comment", creator=author)
             AnalyticsEvent.objects.create(name="page_viewed", author=author, space=space)
         made.append(space)
@@ -55,7 +59,9 @@ def staff_client(client, django_user_model):
     from django.contrib.auth.models import Permission
 
     user = django_user_model.objects.create_user(username="staff", password="pw-staff-123", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["exports", "optout", "datapipeline"]))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["exports", "optout", "datapipeline"])
+    )
     client.force_login(user)
     return client
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.messages import get_messages
@@ -171,7 +172,10 @@ def test_progress_json_returns_the_running_job_with_rows_per_entity(admin_client
         statistics={
             "exportedEntities": 1,
             "writtenRows": 7,
-            "entities": {"users": {"rows": 5, "total": 5, "done": True}, "spaces": {"rows": 2, "total": 9, "done": False}},
+            "entities": {
+                "users": {"rows": 5, "total": 5, "done": True},
+                "spaces": {"rows": 2, "total": 9, "done": False},
+            },
         },
     )
     body = admin_client.get(url).json()
@@ -199,7 +203,9 @@ def test_view_details_shows_escaped_json_and_the_manifest_files(admin_client, ad
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert f"&quot;jobId&quot;: {job.pk}," in body  # pretty-printed, one field a line
-    manifest = json.loads((__import__("pathlib").Path(job.root_export_path) / str(job.pk) / "manifest.json").read_text())
+    manifest = json.loads(
+        (__import__("pathlib").Path(job.root_export_path) / str(job.pk) / "manifest.json").read_text()
+    )
     assert len(manifest["files"]) == 5
     for f in manifest["files"]:
         row = body[body.index(f["file"]) :].split("</tr>")[0]

@@ -62,7 +62,9 @@ def test_logged_in_non_staff_user_is_sent_to_the_login_page(client, django_user_
 def test_jobs_cannot_be_added_edited_or_deleted_through_generic_admin_forms(admin_client):
     job = make_job(status=JobStatus.STARTED)
     assert admin_client.get(reverse("admin:exports_exportjob_add")).status_code == 403
-    assert admin_client.post(reverse("admin:exports_exportjob_delete", args=[job.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:exports_exportjob_delete", args=[job.pk]), {"post": "yes"}).status_code == 403
+    )
     response = admin_client.post(reverse("admin:exports_exportjob_change", args=[job.pk]), {"status": "COMPLETED"})
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:datapipeline_details", args=[job.pk])
