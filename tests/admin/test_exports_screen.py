@@ -203,9 +203,7 @@ def test_view_details_shows_escaped_json_and_the_manifest_files(admin_client, ad
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert f"&quot;jobId&quot;: {job.pk}," in body  # pretty-printed, one field a line
-    manifest = json.loads(
-        (__import__("pathlib").Path(job.root_export_path) / str(job.pk) / "manifest.json").read_text()
-    )
+    manifest = json.loads((Path(job.root_export_path) / str(job.pk) / "manifest.json").read_text())
     assert len(manifest["files"]) == 5
     for f in manifest["files"]:
         row = body[body.index(f["file"]) :].split("</tr>")[0]
