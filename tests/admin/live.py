@@ -112,7 +112,7 @@ class LiveStack:
     def spawn(self, name: str, *args: str) -> Process:
         log = self.workdir / f"{name}.log"
         handle = log.open("wb")
-        popen = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
+        popen = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), *args],
             cwd=ROOT,
             env=self.env(),

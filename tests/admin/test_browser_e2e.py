@@ -27,7 +27,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = ROOT / "artifacts"
-PASSWORD = "e2e-Secret-pw-1"  # noqa: S105 - a test account on a throwaway database
+PASSWORD = "e2e-Secret-pw-1"
 WAIT_MS = 90_000
 
 
@@ -61,6 +61,16 @@ def browser_page(stack):
 
 def status_of(page, job_id: int) -> str:
     return page.inner_text(f'#dp-jobs tr[data-job-id="{job_id}"] [data-field="status"]')
+
+
+def wait_for_progress_status(page, status: str) -> None:
+    """Wait until the live progress panel (updated by progress.js, no reload) shows ``status``."""
+    page.wait_for_function(
+        "status => document.querySelector('#dp-progress .dp-progress-summary [data-field=status]')"
+        ".textContent === status",
+        arg=status,
+        timeout=WAIT_MS,
+    )
 
 
 def start_export(page) -> ExportJob:
@@ -99,10 +109,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.select_option("#id_schema_version", "2")
         first = start_export(page)
         page.evaluate("window.__sameDocument = true")
-        page.wait_for_function(
-            "document.querySelector('#dp-progress .dp-progress-summary [data-field=status]').textContent === 'COMPLETED'",
-            timeout=WAIT_MS,
-        )
+        wait_for_progress_status(page, "COMPLETED")
         assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
         assert page.inner_text('#dp-progress tr[data-entity="pages"] [data-field="rows"]') == "6"
         assert page.inner_text('#dp-progress tr[data-entity="comments"] [data-field="state"]') == "done"
@@ -140,10 +147,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         assert second.status == JobStatus.STARTED  # the confirmation page changed nothing
         page.click(f"input[value='Yes, cancel export {second.pk}']")
         page.wait_for_selector(f"text=Cancellation of export {second.pk} requested")
-        page.wait_for_function(
-            "document.querySelector('#dp-progress .dp-progress-summary [data-field=status]').textContent === 'CANCELLED'",
-            timeout=WAIT_MS,
-        )
+        wait_for_progress_status(page, "CANCELLED")
         assert status_of(page, second.pk) == "CANCELLED"
         second.refresh_from_db()
         assert second.status == JobStatus.CANCELLED
@@ -176,5 +180,5 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         assert "mon, thu at 03:30:00, every 2 weeks" in summary and "Next run:" in summary
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"admin-e2e-failure-{request.node.name}.png"), full_page=True)
-        print(stack.logs())  # noqa: T201 - shown by pytest on failure
+        print(stack.logs())
         raise
