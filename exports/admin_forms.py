@@ -83,19 +83,26 @@ class PropertiesForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
+    """Input of the schedule; ``exports.schedules.schedule_set`` validates it (same messages as the API)."""
+
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
     days = forms.MultipleChoiceField(
         label="Days", choices=WEEKDAYS, required=False, widget=forms.CheckboxSelectMultiple
     )
-    repeat_interval_weeks = forms.IntegerField(label="Repeat every (weeks)", initial=1, help_text="1 to 52.")
-    time = forms.CharField(label="Time", initial="02:00", help_text="HH:MM or HH:MM:SS, in the server time zone.")
+    repeat_interval_weeks = forms.CharField(label="Repeat every (weeks)", initial="1", help_text="1 to 52.")
+    time = forms.CharField(label="Time", initial="02:00:00", help_text="HH:MM:SS (or HH:MM) in the server time zone.")
     window = forms.ChoiceField(
         label="Data window",
-        choices=[("rolling", "Rolling window (the last N days before each run)"), ("absolute", "From a fixed date")],
-        initial="rolling",
+        choices=[
+            ("months", "The last N months before each run"),
+            ("days", "The last N days before each run"),
+            ("absolute", "Everything since a fixed fromDate"),
+        ],
+        initial="months",
         widget=forms.RadioSelect,
     )
-    rolling_window_days = forms.IntegerField(label="Rolling window (days)", required=False, initial=365)
+    rolling_window_months = forms.CharField(label="Months", required=False, initial="12")
+    rolling_window_days = forms.CharField(label="Days", required=False, initial="365")
     from_date = forms.CharField(
         label="fromDate", required=False, help_text="ISO 8601 with an offset, e.g. 2026-01-31T00:00:00Z."
     )
@@ -104,3 +111,31 @@ class ScheduleForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["schema_version"].widget.choices = [("", "The default version"), *schema_choices()]
+
+    def service_arguments(self) -> dict:
+        """The keyword arguments of ``schedule_set``: whole numbers as ints, anything else as typed."""
+        data = self.cleaned_data
+        window = data["window"]
+        time_text = data["time"].strip()
+        if len(time_text) == 5 and time_text[2] == ":":
+            time_text += ":00"
+        return {
+            "enabled": data["enabled"],
+            "days": data["days"],
+            "repeat_interval_weeks": as_int(data["repeat_interval_weeks"]),
+            "time": time_text,
+            "from_date": (data["from_date"] or None) if window == "absolute" else None,
+            "rolling_window_months": as_int(data["rolling_window_months"]) if window == "months" else None,
+            "rolling_window_days": as_int(data["rolling_window_days"]) if window == "days" else None,
+            "schema_version": as_int(data["schema_version"]) if data["schema_version"] else None,
+        }
+
+
+def as_int(value: str) -> int | str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text  # the service names the field and the bad value

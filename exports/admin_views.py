@@ -38,7 +38,7 @@ from .admin_forms import (
     TokenCreateForm,
 )
 from .models import ExportJob, JobStatus
-from .selectors import job_current_or_last, job_list, job_to_dict
+from .selectors import iso, job_current_or_last, job_list, job_to_dict
 from .services import export_cancel, export_start
 
 PAGE_SIZE = 20
@@ -520,44 +520,47 @@ def token_revoke_view(request: HttpRequest, model_admin: admin.ModelAdmin, token
 # --- Schedule --------------------------------------------------------------------------------
 
 
+SCHEDULE_FIELDS = {
+    "schedule.days.invalid": "days",
+    "schedule.repeat.interval.invalid": "repeat_interval_weeks",
+    "schedule.time.invalid": "time",
+    "schedule.rolling.window.invalid": "window",
+    "export.from.date.invalid": "from_date",
+    "export.schema.version.missing": "schema_version",
+    "schedule.enabled.invalid": "enabled",
+}
+
+
 def schedule_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
     from . import schedules
 
-    schedule = schedules.schedule_get()
     status = 200
     if request.method == "POST":
         if "delete" in request.POST:
-            schedules.schedule_delete(user=request.user)
-            messages.success(request, "The export schedule was deleted; no export runs on a schedule.")
+            schedules.schedule_delete(user=request.user, via="admin")
+            messages.success(request, "The export schedule was deleted; exports run only when started.")
             return HttpResponseRedirect(reverse("admin:datapipeline_schedule"))
         form = ScheduleForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-            rolling = data["window"] == "rolling"
             try:
-                saved = schedules.schedule_set(
-                    days=data["days"],
-                    repeat_interval_weeks=data["repeat_interval_weeks"],
-                    time=data["time"],
-                    from_date=None if rolling else (data["from_date"] or None),
-                    rolling_window_days=(data["rolling_window_days"] or None) if rolling else None,
-                    schema_version=data["schema_version"] or None,
-                    enabled=data["enabled"],
-                    user=request.user,
-                )
+                saved = schedules.schedule_set(**form.service_arguments(), user=request.user, via="admin")
             except PipelineError as exc:
                 error_message(request, exc)
+                for item in exc.errors:
+                    field = SCHEDULE_FIELDS.get(item.get("key"))
+                    if field:
+                        form.add_error(field, item["message"])
                 status = 400
             else:
                 next_run = schedules.schedule_next_run(saved)
-                when = f" The next export runs at {timezone.localtime(next_run):%Y-%m-%d %H:%M %Z}." if next_run else ""
+                when = f" Next run: {timezone.localtime(next_run):%Y-%m-%d %H:%M %Z}." if next_run else ""
                 messages.success(request, f"The export schedule was saved.{when}")
                 return HttpResponseRedirect(reverse("admin:datapipeline_schedule"))
         else:
             status = 400
     else:
-        form = ScheduleForm(initial=schedule_initial(schedule))
-    next_run = schedules.schedule_next_run(schedule) if schedule and schedule.enabled else None
+        form = ScheduleForm(initial=schedule_initial(schedules.schedule_get()))
+    schedule = schedules.schedule_get()
     response = render(
         request,
         model_admin,
@@ -567,7 +570,7 @@ def schedule_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRe
         form=form,
         schedule=schedule,
         schedule_json=json.dumps(schedules.schedule_to_dict(schedule), indent=2) if schedule else None,
-        next_run=next_run,
+        next_run=schedules.schedule_next_run(schedule) if schedule and schedule.enabled else None,
         time_zone=timezone.get_current_timezone_name(),
     )
     response.status_code = status
@@ -577,14 +580,21 @@ def schedule_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpRe
 def schedule_initial(schedule) -> dict[str, Any]:
     if schedule is None:
         return {}
+    if schedule.from_date:
+        window = "absolute"
+    elif schedule.rolling_window_days:
+        window = "days"
+    else:
+        window = "months"
     return {
         "enabled": schedule.enabled,
         "days": list(schedule.days),
         "repeat_interval_weeks": str(schedule.repeat_interval_weeks),
         "time": schedule.time.strftime("%H:%M:%S"),
-        "window": "absolute" if schedule.from_date else "rolling",
+        "window": window,
+        "rolling_window_months": str(schedule.rolling_window_months or 12),
         "rolling_window_days": str(schedule.rolling_window_days or 365),
-        "from_date": schedule.from_date.isoformat() if schedule.from_date else "",
+        "from_date": iso(schedule.from_date) or "",
         "schema_version": str(schedule.schema_version or ""),
     }
 
