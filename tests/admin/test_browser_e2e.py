@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 
 from datapipeline.properties import property_set
 from exports.models import ExportJob, JobStatus
+from exports.schedules import schedule_get
 from optout.services import optout_list
 
 from .conftest import make_site
@@ -89,7 +90,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
     make_site(spaces=2, pages_per_space=3, prefix="SM")
     property_set(name="plugin.data.pipeline.minimum.usable.disk.space.after.export", value="-1")
     # Small batches and a strong throttle: the first export takes a few seconds, so progress is visible.
-    property_set(name="plugin.data.pipeline.export.batch.size", value="2")
+    property_set(name="plugin.data.pipeline.export.batch.size", value="1")
     property_set(name="plugin.data.pipeline.throttle.ratio", value="20")
 
     try:
@@ -109,6 +110,8 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.select_option("#id_schema_version", "2")
         first = start_export(page)
         page.evaluate("window.__sameDocument = true")
+        # The page was drawn while the export ran; what follows arrives through progress.js.
+        assert page.inner_text("#dp-progress .dp-progress-summary [data-field=status]") == "STARTED"
         wait_for_progress_status(page, "COMPLETED")
         assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
         assert page.inner_text('#dp-progress tr[data-entity="pages"] [data-field="rows"]') == "6"
@@ -172,12 +175,15 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.check("input[name=days][value=thu]")
         page.fill("#id_repeat_interval_weeks", "2")
         page.fill("#id_time", "03:30")
-        page.check("input[name=window][value=rolling]")
+        page.check("input[name=window][value=days]")
         page.fill("#id_rolling_window_days", "90")
         page.click("input[name=save]")
         page.wait_for_selector("text=The export schedule was saved.")
         summary = page.inner_text("#dp-schedule-summary")
-        assert "mon, thu at 03:30:00, every 2 weeks" in summary and "Next run:" in summary
+        assert "mon, thu at 03:30:00, every 2 weeks" in summary and "the last 90 days" in summary
+        assert "Next run:" in summary
+        schedule = schedule_get()
+        assert (schedule.days, schedule.repeat_interval_weeks, schedule.rolling_window_days) == (["mon", "thu"], 2, 90)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"admin-e2e-failure-{request.node.name}.png"), full_page=True)
         print(stack.logs())
