@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from datapipeline.properties import property_set
 from exports.models import ExportJob, JobStatus
@@ -188,3 +189,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.screenshot(path=str(ARTIFACTS / f"admin-e2e-failure-{request.node.name}.png"), full_page=True)
         print(stack.logs())
         raise
+    finally:
+        # Under Playwright's sync API the ORM runs in another context, hence on a connection of
+        # its own: close it, or the test database cannot be dropped at the end of the run.
+        connections.close_all()
