@@ -169,6 +169,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.click("input[name=remove]")
         page.wait_for_selector("text=Removed from the opt-out list: SM1.")
         assert optout_list() == ["BIG2"]
+        page.screenshot(path=str(ARTIFACTS / "admin-opt-out.png"), full_page=True)
 
         # The schedule: two days at 03:30, every 2 weeks, the last 90 days.
         page.click("nav.dp-sections >> text=Schedule")
@@ -183,6 +184,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         summary = page.inner_text("#dp-schedule-summary")
         assert "mon, thu at 03:30:00, every 2 weeks" in summary and "the last 90 days" in summary
         assert "Next run:" in summary
+        page.screenshot(path=str(ARTIFACTS / "admin-schedule.png"), full_page=True)
         schedule = schedule_get()
         assert (schedule.days, schedule.repeat_interval_weeks, schedule.rolling_window_days) == (["mon", "thu"], 2, 90)
     except Exception:
