@@ -7,6 +7,7 @@ the opt-out list and the schedule. Screenshots go to artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -15,10 +16,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from datapipeline.properties import property_set
+from datapipeline.properties import get_property, property_set
+from datapipeline.tokens import token_authenticate
 from exports.models import ExportJob, JobStatus
 from exports.schedules import schedule_get
 from optout.services import optout_list
+from wiki.models import AnalyticsEvent, Comment, Content, Space
 
 from .conftest import make_site
 from .live import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveStack
@@ -84,7 +87,7 @@ def start_export(page) -> ExportJob:
     return ExportJob.objects.get(pk=int(found.group(1)))
 
 
-def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
+def test_data_pipeline_screen_end_to_end(stack, browser_page, request, tmp_path):
     page = browser_page
     ARTIFACTS.mkdir(exist_ok=True)
     get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
@@ -106,6 +109,14 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         assert page.inner_text("h1") == "Data pipeline"
         # The admin's own styles and our script are served (DEBUG is off).
         assert page.evaluate("getComputedStyle(document.querySelector('#header')).display") != "inline"
+
+        # A custom export path, set on the screen: the qcluster writes there.
+        custom_root = tmp_path / "custom-exports"
+        page.click("nav.dp-sections >> text=Export path")
+        page.fill("#id_path", str(custom_root))
+        page.click("input[name=set]")
+        page.wait_for_selector(f"text=Exports now go to {custom_root}.")
+        page.click("nav.dp-sections >> text=Exports")
 
         # Start an export and watch it complete without a reload.
         page.select_option("#id_schema_version", "2")
@@ -130,13 +141,21 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         assert "\t6\t" in pages_row
         json_text = page.inner_text("pre.dp-json")
         assert '"status": "COMPLETED"' in json_text and f'"jobId": {first.pk}' in json_text
+        assert f"{custom_root}/{first.pk}" in page.inner_text("#dp-files-title + p")
+        assert len(list((custom_root / str(first.pk)).glob("*.csv"))) == 5
         page.screenshot(path=str(ARTIFACTS / "admin-view-details.png"), full_page=True)
 
         # A larger site, exported slowly: cancel it through the confirmation page.
         make_site(spaces=4, pages_per_space=30, prefix="BIG")
-        property_set(name="plugin.data.pipeline.export.batch.size", value="1")
-        property_set(name="plugin.data.pipeline.throttle.ratio", value="100")
-        page.click("text=Back to the Data pipeline")
+        full_export_rows = sum(
+            model.objects.count() for model in (get_user_model(), Space, Content, Comment, AnalyticsEvent)
+        )
+        page.click("nav.dp-sections >> text=Configuration properties")
+        page.fill('[name="plugin.data.pipeline.throttle.ratio"]', "100")
+        page.click("input[name=save]")
+        page.wait_for_selector("text=Saved: plugin.data.pipeline.throttle.ratio = '100'.")
+        assert get_property("plugin.data.pipeline.throttle.ratio") == 100
+        page.click("nav.dp-sections >> text=Exports")
         second = start_export(page)
         assert second.pk != first.pk
         # Wait until the worker has written rows, so the cancel stops a running export.
@@ -147,6 +166,7 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         )
         page.click(f'#dp-jobs tr[data-job-id="{second.pk}"] a.dp-cancel')
         page.wait_for_selector(f"text=Cancel export {second.pk}")
+        page.screenshot(path=str(ARTIFACTS / "admin-cancel-confirmation.png"), full_page=True)
         second.refresh_from_db()
         assert second.status == JobStatus.STARTED  # the confirmation page changed nothing
         page.click(f"input[value='Yes, cancel export {second.pk}']")
@@ -155,8 +175,9 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         assert status_of(page, second.pk) == "CANCELLED"
         second.refresh_from_db()
         assert second.status == JobStatus.CANCELLED
-        total_pages = second.statistics["entities"].get("pages", {}).get("total") or 96
-        assert second.statistics["writtenRows"] < total_pages + 200  # stopped early, not a full export
+        assert second.statistics["writtenRows"] < full_export_rows  # stopped early
+        manifest = json.loads((custom_root / str(second.pk) / "manifest.json").read_text())
+        assert manifest["job"]["status"] == "CANCELLED" and len(manifest["files"]) < 5
 
         # The opt-out list: add two spaces by key, see their names, remove one.
         page.click("nav.dp-sections >> text=Opt-out list")
@@ -187,6 +208,19 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request):
         page.screenshot(path=str(ARTIFACTS / "admin-schedule.png"), full_page=True)
         schedule = schedule_get()
         assert (schedule.days, schedule.repeat_interval_weeks, schedule.rolling_window_days) == (["mon", "thu"], 2, 90)
+
+        # A personal access token: shown once, then revoked through a confirmation page.
+        page.click("nav.dp-sections >> text=Access tokens")
+        page.fill("#id_name", "airflow")
+        page.click("input[value='Create token']")
+        raw = page.inner_text("#dp-new-token")
+        assert token_authenticate(raw) is not None
+        page.click("nav.dp-sections >> text=Access tokens")
+        assert raw not in page.content()
+        page.click('#dp-tokens a:has-text("Revoke")')
+        page.click("input[value='Yes, revoke it']")
+        page.wait_for_selector("text=was revoked; requests using it now get 401.")
+        assert token_authenticate(raw) is None
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"admin-e2e-failure-{request.node.name}.png"), full_page=True)
         print(stack.logs())
