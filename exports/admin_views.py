@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -248,8 +249,6 @@ def job_details(request: HttpRequest, model_admin: admin.ModelAdmin, job_id: int
 
 
 def worker_is_dead(job: ExportJob) -> bool:
-    from django.conf import settings
-
     stale_before = timezone.now() - timedelta(seconds=settings.DATAPIPELINE_HEARTBEAT_TIMEOUT)
     return job.is_active and job.heartbeat is not None and job.heartbeat < stale_before
 

@@ -8,7 +8,6 @@ the opt-out list and the schedule. Screenshots go to artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -25,9 +24,6 @@ from wiki.models import AnalyticsEvent, Comment, Content, Space
 
 from .conftest import make_site
 from .live import CHROMIUM, CHROMIUM_ARGS, ROOT, LiveStack
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls below are plain sync calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -51,8 +47,11 @@ def stack(on_postgres, shared_home, tmp_path):
 
 
 @pytest.fixture
-def browser_page(stack):
+def browser_page(stack, monkeypatch):
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are plain sync calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

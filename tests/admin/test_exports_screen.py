@@ -151,6 +151,13 @@ def test_export_details_table_newest_first_with_the_columns(admin_client, pipeli
     assert reverse("admin:datapipeline_cancel", args=[new.pk]) in new_row
 
 
+def test_screen_queries_do_not_grow_with_the_jobs(admin_client, pipeline_url, django_assert_max_num_queries):
+    for _ in range(20):
+        make_job()
+    with django_assert_max_num_queries(6):
+        assert admin_client.get(pipeline_url).status_code == 200
+
+
 def test_export_details_table_is_paged(admin_client, pipeline_url):
     jobs = [make_job() for _ in range(25)]
     first = admin_client.get(pipeline_url).content.decode()
