@@ -144,17 +144,25 @@ def property_raw(name: str) -> tuple[str, str]:
     return prop.default, "default"
 
 
-def property_set(*, name: str, value: str) -> None:
+def property_set(*, name: str, value: str, user: Any = None, via: str = "") -> None:
     """Store a property's value (admin, commands); a value that does not parse raises ValueError."""
+    from exports.services import audit_record  # exports depends on this module
+
     from .models import ConfigProperty
 
     if name not in PROPERTIES:
         raise UnknownProperty(name)
     PROPERTIES[name].parse(value)
+    previous, source = property_raw(name)
     ConfigProperty.objects.update_or_create(key=name, defaults={"value": value})
+    audit_record(action="property.set", user=user, via=via, name=name, value=value, previous=previous, source=source)
 
 
-def property_reset(*, name: str) -> None:
+def property_reset(*, name: str, user: Any = None, via: str = "") -> None:
+    """Drop the admin's value of a property: env, settings or the default apply again."""
+    from exports.services import audit_record
+
     from .models import ConfigProperty
 
-    ConfigProperty.objects.filter(key=name).delete()
+    deleted, _ = ConfigProperty.objects.filter(key=name).delete()
+    audit_record(action="property.reset", user=user, via=via, name=name, existed=bool(deleted))

@@ -404,7 +404,7 @@ def properties_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Http
     if request.method == "POST":
         if request.POST.get("reset") in PROPERTIES:
             name = request.POST["reset"]
-            property_reset(name=name)
+            property_reset(name=name, user=request.user, via="admin")
             raw, source = property_raw(name)
             messages.success(request, f"{name} was reset; it is now {raw!r} (from {source}).")
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
@@ -429,7 +429,7 @@ def properties_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Http
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
         else:
             for name, value in changed.items():
-                property_set(name=name, value=value)
+                property_set(name=name, value=value, user=request.user, via="admin")
             messages.success(request, f"Saved: {', '.join(f'{n} = {v!r}' for n, v in changed.items())}.")
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
     else:
@@ -466,7 +466,9 @@ def tokens_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
             days = form.cleaned_data["expiry_days"]
             expires_at = timezone.now() + timedelta(days=days) if days else None
             try:
-                token, raw = token_create(user=request.user, name=form.cleaned_data["name"], expires_at=expires_at)
+                token, raw = token_create(
+                    user=request.user, name=form.cleaned_data["name"], expires_at=expires_at, via="admin"
+                )
             except ValueError as exc:
                 form.add_error("name", str(exc))
                 status = 400
@@ -508,7 +510,7 @@ def tokens_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
 def token_revoke_view(request: HttpRequest, model_admin: admin.ModelAdmin, token_id: int) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken, pk=token_id)
     if request.method == "POST":
-        token = token_revoke(token_id=token.pk, user=request.user)
+        token = token_revoke(token_id=token.pk, user=request.user, via="admin")
         messages.success(request, f"Token “{token}” was revoked; requests using it now get 401.")
         return HttpResponseRedirect(reverse("admin:datapipeline_tokens"))
     return render(

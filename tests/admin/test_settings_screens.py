@@ -10,6 +10,7 @@ from datapipeline.models import ConfigProperty, ExportPath, PersonalAccessToken
 from datapipeline.paths import default_root, export_root
 from datapipeline.properties import PROPERTIES, get_property, property_set
 from datapipeline.tokens import hash_token, token_authenticate, token_create
+from exports.models import AuditEntry
 from optout.services import optout_add, optout_list
 
 from .conftest import make_site
@@ -176,13 +177,18 @@ def current_values() -> dict[str, str]:
     return {name: property_raw(name)[0] for name in PROPERTIES}
 
 
-def test_save_stores_only_the_changed_properties(admin_client, properties_url):
+def test_save_stores_only_the_changed_properties(admin_client, admin_user, properties_url):
     data = current_values() | {"plugin.data.pipeline.throttle.ratio": "0.5", "save": "1"}
     response = admin_client.post(properties_url, data)
     assert response.status_code == 302
     assert get_property("plugin.data.pipeline.throttle.ratio") == 0.5
     assert list(ConfigProperty.objects.values_list("key", flat=True)) == ["plugin.data.pipeline.throttle.ratio"]
     assert texts(response) == ["Saved: plugin.data.pipeline.throttle.ratio = '0.5'."]
+    audit = AuditEntry.objects.get(action="property.set")
+    assert (audit.user, audit.via) == (admin_user, "admin")
+    assert audit.details == {
+        "name": "plugin.data.pipeline.throttle.ratio", "value": "0.5", "previous": "1.0", "source": "default",
+    }  # fmt: skip
 
 
 def test_bad_value_is_shown_and_nothing_is_saved(admin_client, properties_url):
@@ -214,6 +220,7 @@ def test_reset_drops_the_admin_value(admin_client, properties_url):
     assert response.status_code == 302
     assert get_property("plugin.data.pipeline.export.batch.size") == 5000
     assert texts(response) == ["plugin.data.pipeline.export.batch.size was reset; it is now '5000' (from default)."]
+    assert AuditEntry.objects.filter(action="property.reset", via="admin").count() == 1
 
 
 # --- Personal access tokens ------------------------------------------------------------------
@@ -235,6 +242,9 @@ def test_create_token_shows_it_once_and_stores_only_its_hash(admin_client, admin
     assert token.token_hash == hash_token(raw) and raw not in token.token_hash
     assert token_authenticate(raw) == token
     assert 29 <= (token.expires_at - token.created).days <= 30
+    audit = AuditEntry.objects.get(action="token.create")
+    assert (audit.user, audit.via, audit.details) == (admin_user, "admin", {"tokenId": token.pk, "name": "airflow"})
+    assert raw not in str(audit.details)
     # Shown once: not in the session, not in a message, not on the next page.
     assert raw not in str(dict(admin_client.session))
     assert texts(response) == []
@@ -263,6 +273,7 @@ def test_revoke_token_through_a_confirmation_page(admin_client, admin_user, toke
     response = admin_client.post(url)
     assert response.status_code == 302 and response["Location"] == tokens_url
     assert token_authenticate(raw) is None
+    assert AuditEntry.objects.filter(action="token.revoke", via="admin", user=admin_user).count() == 1
     assert texts(response) == ["Token “old script (…" + raw[-4:] + ")” was revoked; requests using it now get 401."]
     listing = admin_client.get(tokens_url).content.decode()
     assert ">revoked<" in listing and url not in listing
