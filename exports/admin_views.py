@@ -302,7 +302,7 @@ def optout_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
                 messages.warning(request, "Select the spaces to remove from the opt-out list.")
             else:
                 try:
-                    optout_remove(keys=keys)
+                    optout_remove(keys=keys, user=request.user, via="admin")
                 except PipelineError as exc:
                     error_message(request, exc)
                 else:
@@ -318,6 +318,7 @@ def optout_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
                         keys=keys,
                         continue_if_not_found=form.cleaned_data["continue_if_not_found"],
                         user=request.user,
+                        via="admin",
                     )
                 except PipelineError as exc:
                     error_message(request, exc)
@@ -359,13 +360,13 @@ def export_path_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Htt
     status = 200
     if request.method == "POST":
         if "reset" in request.POST:
-            root = export_path_reset()
+            root = export_path_reset(user=request.user, via="admin")
             messages.success(request, f"The export path was reset to the default, {root}.")
             return HttpResponseRedirect(reverse("admin:datapipeline_export_path"))
         form = ExportPathForm(request.POST)
         if form.is_valid():
             try:
-                root = export_path_set(path=form.cleaned_data["path"])
+                root = export_path_set(path=form.cleaned_data["path"], user=request.user, via="admin")
             except PipelineError as exc:
                 error_message(request, exc)
                 form.add_error("path", exc.message)

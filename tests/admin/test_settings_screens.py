@@ -45,6 +45,8 @@ def test_add_keys_separated_by_commas_and_spaces(admin_client, admin_user, optou
     assert response.status_code == 302
     assert optout_list() == ["SP1", "SP3"]
     assert texts(response) == ["Added to the opt-out list: SP1, SP3."]
+    audit = AuditEntry.objects.get(action="optout.add")
+    assert (audit.user, audit.via, audit.details["added"]) == (admin_user, "admin", ["SP1", "SP3"])
     page = admin_client.get(optout_url).content.decode()
     assert "Space SP number 1" in page and "Space SP number 3" in page
 
@@ -89,6 +91,7 @@ def test_remove_selected_spaces(admin_client, optout_url):
     assert response.status_code == 302
     assert optout_list() == ["SP2"]
     assert texts(response) == ["Removed from the opt-out list: SP1, SP3."]
+    assert AuditEntry.objects.filter(action="optout.remove", via="admin").count() == 1
 
 
 def test_remove_with_nothing_selected_or_a_key_not_on_the_list(admin_client, optout_url):
@@ -114,12 +117,13 @@ def test_export_path_page_shows_current_and_default(admin_client, path_url):
     assert str(default_root()) in body and "(the default)" in body
 
 
-def test_set_and_reset_the_export_path(admin_client, path_url, tmp_path):
+def test_set_and_reset_the_export_path(admin_client, admin_user, path_url, tmp_path):
     target = tmp_path / "exports" / "new"
     response = admin_client.post(path_url, {"path": str(target)})
     assert response.status_code == 302
     assert texts(response) == [f"Exports now go to {target}."]
     assert export_root() == (target, True)
+    assert AuditEntry.objects.filter(action="export_path.set", via="admin", user=admin_user).count() == 1
     body = admin_client.get(path_url).content.decode()
     assert f'<code id="dp-root">{target}</code> (custom)' in body
 
@@ -127,6 +131,7 @@ def test_set_and_reset_the_export_path(admin_client, path_url, tmp_path):
     assert response.status_code == 302
     assert export_root() == (default_root(), False)
     assert texts(response) == [f"The export path was reset to the default, {default_root()}."]
+    assert AuditEntry.objects.filter(action="export_path.reset", via="admin").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -281,3 +286,8 @@ def test_revoke_token_through_a_confirmation_page(admin_client, admin_user, toke
 
 def test_revoke_unknown_token_is_404(admin_client):
     assert admin_client.post(reverse("admin:datapipeline_token_revoke", args=[999])).status_code == 404
+
+
+def test_tokens_page_links_to_the_token_admin(admin_client, tokens_url):
+    body = admin_client.get(tokens_url).content.decode()
+    assert f'href="{reverse("admin:datapipeline_personalaccesstoken_changelist")}"' in body
