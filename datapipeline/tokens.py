@@ -21,12 +21,8 @@ def hash_token(raw: str) -> str:
 
 
 @transaction.atomic
-def token_create(
-    *, user: Any, name: str, expires_at: datetime | None = None, via: str = ""
-) -> tuple[PersonalAccessToken, str]:
+def token_create(*, user: Any, name: str, expires_at: datetime | None = None) -> tuple[PersonalAccessToken, str]:
     """Create a token for ``user``; returns the row and the raw token, which is never stored."""
-    from exports.services import audit_record  # exports depends on this module
-
     if not name or not name.strip():
         raise ValueError("A token needs a name.")
     if expires_at is not None and expires_at <= timezone.now():
@@ -35,7 +31,6 @@ def token_create(
     token = PersonalAccessToken.objects.create(
         user=user, name=name.strip(), token_hash=hash_token(raw), last_four=raw[-4:], expires_at=expires_at
     )
-    audit_record(action="token.create", user=user, via=via, tokenId=token.pk, name=token.name)
     return token, raw
 
 
@@ -56,10 +51,8 @@ def token_authenticate(raw: str) -> PersonalAccessToken | None:
     return token
 
 
-def token_revoke(*, token_id: int, user: Any = None, via: str = "") -> PersonalAccessToken:
+def token_revoke(*, token_id: int, user: Any = None) -> PersonalAccessToken:
     """Revoke a token (by its owner, or anyone when ``user`` is None). Revoking twice is harmless."""
-    from exports.services import audit_record
-
     tokens = PersonalAccessToken.objects.all()
     if user is not None and not user.is_superuser:
         tokens = tokens.filter(user=user)
@@ -67,5 +60,4 @@ def token_revoke(*, token_id: int, user: Any = None, via: str = "") -> PersonalA
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(action="token.revoke", user=user, via=via, tokenId=token.pk, name=token.name)
     return token

@@ -467,9 +467,7 @@ def tokens_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
             days = form.cleaned_data["expiry_days"]
             expires_at = timezone.now() + timedelta(days=days) if days else None
             try:
-                token, raw = token_create(
-                    user=request.user, name=form.cleaned_data["name"], expires_at=expires_at, via="admin"
-                )
+                token, raw = token_create(user=request.user, name=form.cleaned_data["name"], expires_at=expires_at)
             except ValueError as exc:
                 form.add_error("name", str(exc))
                 status = 400
@@ -511,7 +509,7 @@ def tokens_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResp
 def token_revoke_view(request: HttpRequest, model_admin: admin.ModelAdmin, token_id: int) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken, pk=token_id)
     if request.method == "POST":
-        token = token_revoke(token_id=token.pk, user=request.user, via="admin")
+        token = token_revoke(token_id=token.pk, user=request.user)
         messages.success(request, f"Token “{token}” was revoked; requests using it now get 401.")
         return HttpResponseRedirect(reverse("admin:datapipeline_tokens"))
     return render(

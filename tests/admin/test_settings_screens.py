@@ -247,9 +247,6 @@ def test_create_token_shows_it_once_and_stores_only_its_hash(admin_client, admin
     assert token.token_hash == hash_token(raw) and raw not in token.token_hash
     assert token_authenticate(raw) == token
     assert 29 <= (token.expires_at - token.created).days <= 30
-    audit = AuditEntry.objects.get(action="token.create")
-    assert (audit.user, audit.via, audit.details) == (admin_user, "admin", {"tokenId": token.pk, "name": "airflow"})
-    assert raw not in str(audit.details)
     # Shown once: not in the session, not in a message, not on the next page.
     assert raw not in str(dict(admin_client.session))
     assert texts(response) == []
@@ -278,7 +275,6 @@ def test_revoke_token_through_a_confirmation_page(admin_client, admin_user, toke
     response = admin_client.post(url)
     assert response.status_code == 302 and response["Location"] == tokens_url
     assert token_authenticate(raw) is None
-    assert AuditEntry.objects.filter(action="token.revoke", via="admin", user=admin_user).count() == 1
     assert texts(response) == ["Token “old script (…" + raw[-4:] + ")” was revoked; requests using it now get 401."]
     listing = admin_client.get(tokens_url).content.decode()
     assert ">revoked<" in listing and url not in listing
