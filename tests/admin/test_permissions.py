@@ -24,7 +24,10 @@ def test_superuser_sees_the_entry_on_the_admin_index(admin_client, pipeline_url)
     response = admin_client.get(reverse("admin:index"))
     assert response.status_code == 200
     assert f'href="{pipeline_url}"' in response.content.decode()
-    assert "Data pipeline" in response.content.decode()
+    names = [app["name"] for app in response.context["app_list"]]
+    assert names.count("Data pipeline") == 1  # one section, however many apps register admin pages
+    section = next(app for app in response.context["app_list"] if app["name"] == "Data pipeline")
+    assert "Export jobs" in [model["name"] for model in section["models"]]
 
 
 def test_staff_without_superuser_has_no_entry_on_the_index(staff_client, pipeline_url):
