@@ -57,21 +57,20 @@ class Process:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 15) -> None:
-        """Stop the whole process group (qcluster has children): SIGTERM, then SIGKILL after ``timeout``."""
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM to the leader (qcluster stops its workers in order), then SIGKILL what is left of the group."""
         group = self.popen.pid  # start_new_session: the group id is the leader's pid
-        if not self._signal(group, signal.SIGTERM):
-            self.popen.wait(timeout=10)
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.popen.poll()
-            if not self._signal(group, 0):
-                break
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(group, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while self._signal(group, 0) and time.monotonic() < deadline:
             time.sleep(0.2)
-        else:
-            self._signal(group, signal.SIGKILL)
-        self.popen.wait(timeout=10)
+        self._signal(group, signal.SIGKILL)
 
     @staticmethod
     def _signal(group: int, sig: int) -> bool:

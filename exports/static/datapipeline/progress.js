@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   var ACTIVE = ["STARTED", "CANCELLATION_REQUESTED"];
-  var INTERVAL_MS = 1500;
+  var ACTIVE_INTERVAL_MS = 1500;  // while an export runs
+  var IDLE_INTERVAL_MS = 5000;    // otherwise: only to notice an export started elsewhere
 
   function setText(root, field, value) {
     var el = root && root.querySelector('[data-field="' + field + '"]');
@@ -65,11 +66,14 @@
   }
 
   function poll(panel) {
+    var active = true;
     fetch(panel.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (body) { if (body) { update(panel, body); } })
+      .then(function (body) { if (body) { active = body.active; update(panel, body); } })
       .catch(function () { /* the next poll tries again */ })
-      .then(function () { window.setTimeout(function () { poll(panel); }, INTERVAL_MS); });
+      .then(function () {
+        window.setTimeout(function () { poll(panel); }, active ? ACTIVE_INTERVAL_MS : IDLE_INTERVAL_MS);
+      });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
