@@ -153,7 +153,13 @@ def property_values() -> list[dict[str, Any]]:
     for prop in PROPERTIES.values():
         raw, source = _raw_value(prop, stored.get(prop.name))
         values.append(
-            {"name": prop.name, "value": raw, "source": source, "default": prop.default, "description": prop.description}
+            {
+                "name": prop.name,
+                "value": raw,
+                "source": source,
+                "default": prop.default,
+                "description": prop.description,
+            }
         )
     return values
 
