@@ -164,9 +164,9 @@ def test_pipeline_config_command(db, monkeypatch):
     assert "plugin.data.pipeline.optout.count.limit = 1000  (default)" in out
     out = run("pipeline_config", "set", "plugin.data.pipeline.optout.count.limit", "5")[0]
     assert out.strip() == "plugin.data.pipeline.optout.count.limit = 5  (admin)"
-    with pytest.raises(CommandError, match="Invalid value 'lots' for plugin.data.pipeline.optout.count.limit"):
+    with pytest.raises(CommandError, match=r"Invalid value 'lots' for plugin\.data\.pipeline\.optout\.count\.limit"):
         run("pipeline_config", "set", "plugin.data.pipeline.optout.count.limit", "lots")
-    with pytest.raises(CommandError, match="Unknown property 'plugin.nope'"):
+    with pytest.raises(CommandError, match=r"Unknown property 'plugin\.nope'"):
         run("pipeline_config", "set", "plugin.nope", "1")
     monkeypatch.setenv("PLUGIN_DATA_PIPELINE_OPTOUT_COUNT_LIMIT", "7")
     out = run("pipeline_config", "reset", "plugin.data.pipeline.optout.count.limit")[0]

@@ -29,7 +29,7 @@ def by_entity(directory: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_headers_are_exactly_the_compatible_columns_in_order(nasty_site, run_job, version):
-    job, directory = run_job(schema_version=version)
+    _job, directory = run_job(schema_version=version)
     files = by_entity(directory)
     for entity in ENTITY_NAMES:
         header, _rows = read(files[entity])
@@ -189,7 +189,7 @@ def test_from_date_filters_pages_comments_analytics_only(nasty_site, run_job):
     assert len(events) == 3  # the one a minute before fromDate is left out
     assert len(read(files["users"])[1]) == 3 and len(read(files["spaces"])[1]) == 3  # not filtered
 
-    later_job, later_dir = run_job(from_date=(FROM_DATE + timedelta(days=120)).isoformat())
+    _later_job, later_dir = run_job(from_date=(FROM_DATE + timedelta(days=120)).isoformat())
     later = by_entity(later_dir)
     assert len(read(later["pages"])[1]) == 0
     assert len(read(later["users"])[1]) == 3
