@@ -89,11 +89,15 @@ class ExportSchedule(models.Model):
     days = models.JSONField(default=list)  # ["mon", "sat"]
     repeat_interval_weeks = models.PositiveSmallIntegerField(default=1)
     time = models.TimeField()
-    # Either an absolute fromDate, or a rolling window of so many days before each run.
+    # Either an absolute fromDate, or a rolling window of so many days (or months) before each run.
     from_date = models.DateTimeField(null=True, blank=True)
     rolling_window_days = models.PositiveIntegerField(null=True, blank=True)
+    rolling_window_months = models.PositiveIntegerField(null=True, blank=True)
     schema_version = models.PositiveIntegerField(null=True, blank=True)
+    # The first run after saving; "every N weeks" counts from its date (in ``time_zone``).
     first_run = models.DateTimeField(null=True, blank=True)
+    # TIME_ZONE when the schedule was saved: the stored time stays as entered if it changes.
+    time_zone = models.CharField(max_length=64, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

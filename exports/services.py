@@ -184,6 +184,38 @@ def export_start(
     return job
 
 
+def export_record_refused(
+    *,
+    trigger: str,
+    key: str,
+    message: str,
+    from_date: datetime | None = None,
+    schema_version: int | None = None,
+    user: Any = None,
+) -> ExportJob:
+    """Record an export that was refused before it started (e.g. a scheduled run while another
+    export was active) as a FAILED job carrying the reason, so the history shows it.
+
+    A FAILED row never conflicts with the one-active-job constraint.
+    """
+    now = timezone.now()
+    root, _custom = export_root()
+    job = ExportJob.objects.create(
+        status=JobStatus.FAILED,
+        node_id=settings.DATAPIPELINE_NODE_ID,
+        trigger=trigger,
+        triggered_by=user if getattr(user, "pk", None) else None,
+        start_time=now,
+        completed_time=now,
+        schema_version=schema_version or DEFAULT_VERSION,
+        export_from=from_date or now - DEFAULT_WINDOW,
+        root_export_path=str(root),
+        errors=[entry(key, message)],
+    )
+    audit_record(action="export.start", user=user, via=trigger, outcome="refused", jobId=job.pk, reason=message)
+    return job
+
+
 def export_cancel(*, job_id: int | None = None, user: Any = None, via: str = "") -> ExportJob:
     """Ask a running job (the latest by default) to stop; a job with a dead worker ends at once."""
     job = ExportJob.objects.filter(pk=job_id).first() if job_id is not None else ExportJob.objects.first()
