@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from exports.models import ExportJob
 from exports.services import export_start
 from tests.engine.oracle import ENTITY_NAMES
+from tests.engine.subprocesses import child_env
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -104,19 +110,20 @@ def test_export_start_fails_on_low_disk_unless_forced(db, settings):
 def test_export_status_and_history(nasty_site, quiet_properties):
     out, _ = run("export_status")
     assert out.strip() == "No export has run yet."
-    run("export_start", "--foreground")
-    run("export_start", "--foreground", "--schema-version", "1")
+    first = job_json(run("export_start", "--foreground")[0])["jobId"]
+    second = job_json(run("export_start", "--foreground", "--schema-version", "1")[0])["jobId"]
+    assert second == first + 1
     out, _ = run("export_status")
-    assert out.startswith("Export 2: COMPLETED")
+    assert out.startswith(f"Export {second}: COMPLETED")
     assert "schema      v1 (DEPRECATED)" in out
     assert "pages       " in out
     body = json.loads(run("export_status", "--json")[0])
-    assert body["jobId"] == 2
+    assert body["jobId"] == second
     history = run("export_status", "--history")[0].splitlines()
     assert history[0].split() == ["JOB", "STATUS", "START", "END", "DURATION", "ROWS", "NODE"]
-    assert [line.split()[0] for line in history[1:]] == ["2", "1"]
+    assert [line.split()[0] for line in history[1:]] == [str(second), str(first)]
     bodies = json.loads(run("export_status", "--history", "--json", "--limit", "1")[0])
-    assert [b["jobId"] for b in bodies] == [2]
+    assert [b["jobId"] for b in bodies] == [second]
     with pytest.raises(CommandError, match="--limit must be at least 1, got 0"):
         run("export_status", "--history", "--limit", "0")
 
@@ -171,3 +178,53 @@ def test_pipeline_config_command(db, monkeypatch):
     monkeypatch.setenv("PLUGIN_DATA_PIPELINE_OPTOUT_COUNT_LIMIT", "7")
     out = run("pipeline_config", "reset", "plugin.data.pipeline.optout.count.limit")[0]
     assert out.strip() == "plugin.data.pipeline.optout.count.limit = 7  (env)"
+
+
+@pytest.mark.postgres
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_cancels_a_foreground_export_and_keeps_what_was_finished(on_postgres, tmp_path):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL (DATABASE_URL): the export runs in another process")
+    from django.contrib.auth.models import User
+
+    User.objects.bulk_create([User(username=f"u{i}") for i in range(30)])
+    env = child_env(
+        tmp_path / "home",
+        # One row per batch, and a long pause after each: the export is still running when we stop it.
+        PLUGIN_DATA_PIPELINE_EXPORT_BATCH_SIZE="1",
+        PLUGIN_DATA_PIPELINE_THROTTLE_RATIO="1000",
+    )
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "export_start", "--foreground"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and child.poll() is None:
+            job = ExportJob.objects.first()
+            if job is not None and job.statistics.get("entities", {}).get("users", {}).get("rows", 0) >= 1:
+                break
+            time.sleep(0.2)
+        assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 1, err
+    assert "interrupted (SystemExit): CANCELLED" in err
+    assert '"status": "CANCELLED"' in out  # the job's final JSON
+    job = ExportJob.objects.get()
+    assert job.status == "CANCELLED"
+    assert "worker shut down" in job.errors[0]["message"]
+    directory = tmp_path / "home" / "data-pipeline" / "export" / str(job.pk)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["job"]["status"] == "CANCELLED"
+    assert manifest["files"] == []  # users was not finished: no file, and no partial file left
+    assert sorted(p.name for p in directory.iterdir()) == ["manifest.json"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from django.db import connection
 from datapipeline.errors import ExportAlreadyRunning, InvalidParameter
 from exports.models import AuditEntry, ExportJob
 from exports.services import export_start
+from tests.engine.subprocesses import child_env
 
 NOW = datetime(2026, 11, 24, 12, 34, 56, 789000, tzinfo=UTC)
 
@@ -125,6 +125,7 @@ from pathlib import Path
 import django
 django.setup()
 from exports.services import export_start
+from tests.engine.subprocesses import child_env
 from datapipeline.errors import ExportAlreadyRunning
 from django.db import connection
 connection.ensure_connection()
@@ -141,12 +142,6 @@ except ExportAlreadyRunning as exc:
 """
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.postgres
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
@@ -155,13 +150,7 @@ def test_racing_processes_create_exactly_one_job(on_postgres, tmp_path: Path):
         pytest.skip("needs PostgreSQL (DATABASE_URL): the test database must be reachable from other processes")
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),  # the test database, not the configured one
-        "DATAPIPELINE_SHARED_HOME": str(tmp_path / "home"),
-        "PLUGIN_DATA_PIPELINE_MINIMUM_USABLE_DISK_SPACE_AFTER_EXPORT": "-1",
-    }
+    env = child_env(tmp_path / "home")
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(barrier)],

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +63,14 @@ class Command(BaseCommand):
 
         self.stderr.write(f"Export {job.pk} running in the foreground (schema v{job.schema_version}) ...")
         progress = ProgressDisplay(self.stderr, tty=self.stderr.isatty())
-        try:
-            job = run_export(job.pk, on_progress=progress)
-        except KeyboardInterrupt:
-            job.refresh_from_db()
-            self.stdout.write(json.dumps(job_to_dict(job), indent=2))
-            raise CommandError(f"Export {job.pk} interrupted: {job.status}.") from None
+        with _sigterm_stops_the_export():
+            try:
+                job = run_export(job.pk, on_progress=progress)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                # The runner has ended the job CANCELLED and written the manifest before re-raising.
+                job.refresh_from_db()
+                self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+                raise CommandError(f"Export {job.pk} interrupted ({type(exc).__name__}): {job.status}.") from None
         self.stdout.write(json.dumps(job_to_dict(job), indent=2))
         self._print_files(job_dir(job))
         if job.status != JobStatus.COMPLETED:
@@ -79,6 +85,23 @@ class Command(BaseCommand):
         for item in manifest["files"]:
             self.stdout.write(f"  {item['file']}  {item['rows']:,} rows  {item['bytes']:,} bytes")
         self.stdout.write(f"  {MANIFEST_NAME}")
+
+
+@contextmanager
+def _sigterm_stops_the_export() -> Iterator[None]:
+    """Turn SIGTERM (kill, a container stop) into SystemExit, so the job ends CANCELLED, not stale."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _messages(entries: list[dict[str, str]]) -> str:
