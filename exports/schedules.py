@@ -436,7 +436,12 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
         intended = now
         slot = schedule_due_slot(schedule, now, grace=MANUAL_GRACE)
     # Re-arm first, so a failing export never stops later runs.
-    schedule_arm(schedule, now=max(now, intended))
+    after = max(now, intended)
+    schedule_arm(schedule, now=after)
+    if transaction.get_connection().in_atomic_block:
+        # Run inline by django-q2's scheduler (Q_CLUSTER sync=True): it saves its own copy of the
+        # trigger (repeats=0) after this returns, so arm again once its transaction commits.
+        transaction.on_commit(lambda: schedule_arm(schedule_get(), now=after))
     if slot is None:
         return f"Not a due run of the export schedule ({iso_local(intended)}): nothing started."
 

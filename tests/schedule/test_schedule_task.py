@@ -194,6 +194,9 @@ def run_queued(task: dict) -> str:
     return run_scheduled_export(*task["args"], **kwargs)
 
 
+# transaction=True: the scheduler step closes "old" connections, as in a real cluster, which
+# would end the wrapping transaction of a plain django_db test on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
 def test_the_scheduler_fires_the_trigger_once_and_the_task_re_arms_it(orm_broker):
     set_schedule()
     with frozen(SAT - timedelta(seconds=10)):
@@ -210,8 +213,10 @@ def test_the_scheduler_fires_the_trigger_once_and_the_task_re_arms_it(orm_broker
         run_queued(tasks[0])
     assert ExportJob.objects.count() == 1
     assert trigger().repeats == 1 and trigger().next_run == MON
+    assert queued_tasks()[-1]["func"] == "exports.tasks.run_export_task"  # the export, queued on commit
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_cluster_down_for_days_fires_one_late_run_not_a_backlog(orm_broker):
     set_schedule()
     back = local(BERLIN, 2026, 6, 12, 9, 0)  # Friday: Saturday's and Monday's runs were missed
@@ -223,4 +228,24 @@ def test_a_cluster_down_for_days_fires_one_late_run_not_a_backlog(orm_broker):
         scheduler(broker=orm_broker)
     assert ExportJob.objects.count() == 1
     assert trigger().next_run == local(BERLIN, 2026, 6, 13, 2, 0)
-    assert len(queued_tasks()) == 1
+    # Queued: the one schedule task and the export it started; no second schedule task.
+    assert [t["func"] for t in queued_tasks()] == [
+        "exports.schedules.run_scheduled_export",
+        "exports.tasks.run_export_task",
+    ]
+
+
+def test_in_sync_mode_the_scheduler_runs_the_task_inline_and_the_trigger_stays_armed(
+    orm_broker, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django_q.conf import Conf
+
+    set_schedule()
+    monkeypatch.setattr(Conf, "SYNC", True)
+    with frozen(SAT + timedelta(seconds=25)), django_capture_on_commit_callbacks(execute=True):
+        scheduler(broker=orm_broker)
+    job = ExportJob.objects.get()
+    assert job.trigger == "schedule"
+    assert job.status == JobStatus.COMPLETED  # the export itself ran inline too
+    assert trigger().repeats == 1
+    assert trigger().next_run == MON

@@ -88,12 +88,13 @@ class Command(BaseCommand):
         if verbose:
             self.stdout.write(f"Demo data built (scale {scale}, seed {seed}):")
             if deleted_in is not None:
-                self.stdout.write(f"  {'previous data deleted':<33} {deleted_in:>8.1f} s")
+                self.stdout.write(f"  {'previous data deleted':<38} {deleted_in:>8.1f} s")
             for load in loads:
-                self.stdout.write(f"  {load.label:<22} {load.rows:>10,} rows {load.seconds:>8.1f} s")
+                rows = "" if load.rows is None else f"{load.rows:>10,} rows"
+                self.stdout.write(f"  {load.label:<22} {rows:>15} {load.seconds:>8.1f} s")
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"  {'total':<22} {sum(x.rows for x in loads):>10,} rows {time.monotonic() - started:>8.1f} s"
+                    f"  {'total':<22} {sum(x.rows or 0 for x in loads):>10,} rows {time.monotonic() - started:>8.1f} s"
                 )
             )
 
