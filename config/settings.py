@@ -127,19 +127,28 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["datapipeline.permissions.IsSuperuser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["datapipeline.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "datapipeline.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Data pipeline REST API",
-    "DESCRIPTION": "Compatible with Atlassian's Data pipeline for Confluence Data Center.",
+    "DESCRIPTION": (
+        "Compatible with Atlassian's Data pipeline for Confluence Data Center. Every operation is also "
+        "served under /rest/datapipeline/1.0/. Superusers only: Authorization: Bearer <personal access token> "
+        "(python manage.py token create), or an admin session with CSRF proof (X-CSRFToken, or "
+        "X-Atlassian-Token: no-check). Every 4xx answer has the body {statusCode, message, errors: [{key, message}], "
+        "timestamp}."
+    ),
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The 1.0 alias serves the same operations; the document lists them once, under latest/.
+    "PREPROCESSING_HOOKS": ["datapipeline.urls.only_latest_endpoints"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

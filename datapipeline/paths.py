@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +27,16 @@ def export_root() -> tuple[Path, bool]:
 
 def validate_export_path(raw: object) -> Path:
     """Return the path if it is absolute and a writable (or creatable) directory; else raise."""
+    try:
+        return _validate_export_path(raw)
+    except (OSError, ValueError) as exc:  # a name too long, an unencodable character, ...
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidParameter(
+            f"The export path {raw!r} cannot be used: {reason}.", key=KEY_EXPORT_PATH_INVALID
+        ) from None
+
+
+def _validate_export_path(raw: object) -> Path:
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidParameter("The export path must be a non-empty string.", key=KEY_EXPORT_PATH_INVALID)
     if "\x00" in raw:
@@ -48,16 +59,26 @@ def validate_export_path(raw: object) -> Path:
 
 
 @transaction.atomic
-def export_path_set(*, path: object) -> Path:
+def export_path_set(*, path: object, user: Any = None, via: str = "") -> Path:
+    """Validate and store a custom root export path; recorded in the audit log."""
+    from exports.services import audit_record  # exports depends on this module
+
     validated = validate_export_path(path)
+    previous, _custom = export_root()
     ExportPath.objects.all().delete()
     ExportPath.objects.create(path=str(validated))
+    audit_record(action="export_path.set", user=user, via=via, previous=str(previous), path=str(validated))
     return validated
 
 
 @transaction.atomic
-def export_path_reset() -> Path:
+def export_path_reset(*, user: Any = None, via: str = "") -> Path:
+    """Drop the custom root export path (back to the default); recorded in the audit log."""
+    from exports.services import audit_record
+
+    previous, _custom = export_root()
     ExportPath.objects.all().delete()
+    audit_record(action="export_path.reset", user=user, via=via, previous=str(previous), path=str(default_root()))
     return default_root()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +54,12 @@ def parse_from_date(value: str | datetime | None, *, now: datetime | None = None
             f"fromDate {value!r} has no time-zone offset; add Z or an offset such as +01:00.",
             key=KEY_FROM_DATE_INVALID,
         )
+    try:
+        parsed.astimezone(UTC)  # every database stores it in UTC
+    except OverflowError:
+        raise InvalidParameter(
+            f"fromDate {value!r} is out of range once converted to UTC.", key=KEY_FROM_DATE_INVALID
+        ) from None
     if parsed > now:
         raise InvalidParameter(f"fromDate {value!r} is in the future.", key=KEY_FROM_DATE_INVALID)
     return parsed.replace(second=0, microsecond=0)

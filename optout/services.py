@@ -44,9 +44,15 @@ def _clean_keys(keys: Iterable[Any]) -> list[str]:
 
 @transaction.atomic
 def optout_add(
-    *, keys: Iterable[Any], entity_type: object = "SPACE", continue_if_not_found: bool = False, user: Any = None
+    *,
+    keys: Iterable[Any],
+    entity_type: object = "SPACE",
+    continue_if_not_found: bool = False,
+    user: Any = None,
+    via: str = "",
 ) -> list[str]:
     """Add space keys; unknown keys are refused unless ``continue_if_not_found``. Returns the list."""
+    from exports.services import audit_record  # exports depends on this module
     from wiki.models import Space
 
     _check_type(entity_type)
@@ -70,15 +76,25 @@ def optout_add(
             "(plugin.data.pipeline.optout.count.limit); nothing was added.",
             key=KEY_OPTOUT_LIMIT,
         )
-    OptOutSpace.objects.bulk_create([OptOutSpace(space_key=k, created_by=user) for k in new])
+    OptOutSpace.objects.bulk_create(
+        [OptOutSpace(space_key=k, created_by=user if getattr(user, "pk", None) else None) for k in new]
+    )
+    audit_record(action="optout.add", user=user, via=via, added=new, skipped=missing)
     return optout_list()
 
 
 @transaction.atomic
 def optout_remove(
-    *, keys: Iterable[Any], entity_type: object = "SPACE", continue_if_not_found: bool = False
+    *,
+    keys: Iterable[Any],
+    entity_type: object = "SPACE",
+    continue_if_not_found: bool = False,
+    user: Any = None,
+    via: str = "",
 ) -> list[str]:
     """Remove space keys; keys not on the list are refused unless ``continue_if_not_found``."""
+    from exports.services import audit_record
+
     _check_type(entity_type)
     wanted = _clean_keys(keys)
     present = set(OptOutSpace.objects.filter(space_key__in=wanted).values_list("space_key", flat=True))
@@ -90,4 +106,5 @@ def optout_remove(
             errors=[entry(KEY_OPTOUT_NOT_FOUND, f"Space {k!r} is not on the opt-out list.") for k in missing],
         )
     OptOutSpace.objects.filter(space_key__in=present).delete()
+    audit_record(action="optout.remove", user=user, via=via, removed=sorted(present), skipped=missing)
     return optout_list()
