@@ -119,29 +119,49 @@ class UnknownProperty(KeyError):
     pass
 
 
+def _raw_value(prop: Property, stored: str | None) -> tuple[str, str]:
+    """(raw text, where it comes from: admin | env | settings | default)."""
+    if stored is not None:
+        return stored, "admin"
+    if prop.env_name in os.environ:
+        return os.environ[prop.env_name], "env"
+    configured = getattr(settings, "DATAPIPELINE_PROPERTIES", {})
+    if prop.name in configured:
+        return str(configured[prop.name]), "settings"
+    return prop.default, "default"
+
+
 def get_property(name: str) -> Any:
     """Return the parsed value of a configuration property, from the first source that sets it."""
-    raw, _source = property_raw(name)
-    return PROPERTIES[name].parse(raw)
-
-
-def property_raw(name: str) -> tuple[str, str]:
-    """Return a property's unparsed value and where it comes from: admin, env, settings or default."""
     from .models import ConfigProperty
 
     try:
         prop = PROPERTIES[name]
     except KeyError:
         raise UnknownProperty(name) from None
-    row = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
-    if row is not None:
-        return row, "admin"
-    if prop.env_name in os.environ:
-        return os.environ[prop.env_name], "env"
-    configured = getattr(settings, "DATAPIPELINE_PROPERTIES", {})
-    if name in configured:
-        return str(configured[name]), "settings"
-    return prop.default, "default"
+    stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
+    raw, _source = _raw_value(prop, stored)
+    return prop.parse(raw)
+
+
+def property_values() -> list[dict[str, Any]]:
+    """Every property with its raw value, source, default and description (admin, commands)."""
+    from .models import ConfigProperty
+
+    stored = dict(ConfigProperty.objects.values_list("key", "value"))
+    values = []
+    for prop in PROPERTIES.values():
+        raw, source = _raw_value(prop, stored.get(prop.name))
+        values.append(
+            {
+                "name": prop.name,
+                "value": raw,
+                "source": source,
+                "default": prop.default,
+                "description": prop.description,
+            }
+        )
+    return values
 
 
 def property_set(*, name: str, value: str, user: Any = None, via: str = "") -> None:
@@ -153,7 +173,8 @@ def property_set(*, name: str, value: str, user: Any = None, via: str = "") -> N
     if name not in PROPERTIES:
         raise UnknownProperty(name)
     PROPERTIES[name].parse(value)
-    previous, source = property_raw(name)
+    stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
+    previous, source = _raw_value(PROPERTIES[name], stored)
     ConfigProperty.objects.update_or_create(key=name, defaults={"value": value})
     audit_record(action="property.set", user=user, via=via, name=name, value=value, previous=previous, source=source)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,6 +170,7 @@ def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | N
         for entity in ENTITIES:
             formatter = RowFormatter(entity, job.schema_version, dialect, settings.INSTANCE_URL)
             name = file_name(entity.name, job.pk, job.schema_version, job.start_time)
+            started = time.monotonic()
             with CsvFileWriter(directory / name, formatter.header, file_mode=file_mode) as writer:
                 export_entity(
                     entity=entity,
@@ -181,6 +183,8 @@ def run_export(job_id: int, *, on_progress: Callable[[dict[str, Any]], None] | N
                 )
                 writer.commit()
             files.append(WrittenFile(entity.name, name, writer.rows, writer.bytes, writer.sha256))
+            # Wall-clock seconds for the file (queries, formatting, writing, throttle pauses).
+            statistics["entities"][entity.name]["seconds"] = round(time.monotonic() - started, 3)
             control.finish_entity(entity.name)
     except ExportCancelled:
         status = JobStatus.CANCELLED

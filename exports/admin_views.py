@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from datapipeline.errors import KEY_FROM_DATE_INVALID, KEY_SCHEMA_MISSING, ExportAlreadyRunning, PipelineError
 from datapipeline.models import PersonalAccessToken
 from datapipeline.paths import default_root, export_path_reset, export_path_set, export_root
-from datapipeline.properties import PROPERTIES, property_raw, property_reset, property_set
+from datapipeline.properties import PROPERTIES, property_reset, property_set, property_values
 from datapipeline.runner import MANIFEST_NAME, job_dir
 from datapipeline.schema import ENTITIES
 from datapipeline.tokens import token_create, token_revoke
@@ -399,15 +399,15 @@ def export_path_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Htt
 
 
 def properties_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
-    current = {name: property_raw(name) for name in PROPERTIES}
-    values = {name: raw for name, (raw, _source) in current.items()}
+    current = {item["name"]: item for item in property_values()}
+    values = {name: item["value"] for name, item in current.items()}
     status = 200
     if request.method == "POST":
         if request.POST.get("reset") in PROPERTIES:
             name = request.POST["reset"]
             property_reset(name=name, user=request.user, via="admin")
-            raw, source = property_raw(name)
-            messages.success(request, f"{name} was reset; it is now {raw!r} (from {source}).")
+            now = next(item for item in property_values() if item["name"] == name)
+            messages.success(request, f"{name} was reset; it is now {now['value']!r} (from {now['source']}).")
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
         form = PropertiesForm(request.POST, initial_values=values)
         form.is_valid()
@@ -441,7 +441,7 @@ def properties_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Http
             "field": form[name],
             "description": prop.description,
             "default": prop.default,
-            "source": current[name][1],
+            "source": current[name]["source"],
             "env_name": prop.env_name,
         }
         for name, prop in PROPERTIES.items()

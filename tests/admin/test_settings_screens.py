@@ -177,9 +177,9 @@ def test_every_property_is_listed_with_description_value_and_source(admin_client
 
 
 def current_values() -> dict[str, str]:
-    from datapipeline.properties import property_raw
+    from datapipeline.properties import property_values
 
-    return {name: property_raw(name)[0] for name in PROPERTIES}
+    return {item["name"]: item["value"] for item in property_values()}
 
 
 def test_save_stores_only_the_changed_properties(admin_client, admin_user, properties_url):
