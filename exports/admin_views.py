@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -429,8 +430,9 @@ def properties_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> Http
             messages.info(request, "No property was changed.")
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
         else:
-            for name, value in changed.items():
-                property_set(name=name, value=value, user=request.user, via="admin")
+            with transaction.atomic():  # all the changed values, or none
+                for name, value in changed.items():
+                    property_set(name=name, value=value, user=request.user, via="admin")
             messages.success(request, f"Saved: {', '.join(f'{n} = {v!r}' for n, v in changed.items())}.")
             return HttpResponseRedirect(reverse("admin:datapipeline_properties"))
     else:
