@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .schema import INTEGER, JSON_ARRAY, TEXT, TIMESTAMP, URL, Column, Entity
+from .schema import INTEGER, JSON_ARRAY, TIMESTAMP, URL, Column, Entity
 
 URL_FIELD = re.compile(r"{(\w+)}")
 
@@ -33,21 +33,21 @@ class Dialect:
 
 
 def format_utc(value: datetime | None) -> str | None:
+    """``2026-11-24T02:00:00.123Z``: UTC, milliseconds (truncated), ``Z``."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def make_local_formatter() -> Callable[[datetime | None], str | None]:
+    """``2026-11-24T03:00:00.123+01:00``: the server's time zone (``TIME_ZONE``) with its offset."""
     zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
     def format_local(value: datetime | None) -> str | None:
         if value is None:
             return None
-        value = value.astimezone(zone)
-        offset = value.strftime("%z")
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}{offset[:3]}:{offset[3:]}"
+        # isoformat writes the offset as +HH:MM (and +HH:MM:SS for historical odd offsets).
+        return value.astimezone(zone).isoformat(timespec="milliseconds")
 
     return format_local
 
@@ -61,10 +61,14 @@ def escape_line_breaks(value: str, escape: str) -> str:
 
 
 def format_json_array(value: Any) -> str | None:
+    """A list as compact JSON (``["a","b"]``, non-ASCII kept); a stray scalar becomes a one-item list.
+
+    JSON escapes control characters, so the result never holds a raw line break.
+    """
     if value is None:
         return None
-    if isinstance(value, str):  # a JSON column read as text
-        value = json.loads(value)
+    if not isinstance(value, list | tuple):
+        value = [value]
     return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))
 
 
@@ -89,9 +93,11 @@ class RowFormatter:
         return self.sources.index(source)
 
     def _compile(self, column: Column, dialect: Dialect, instance_url: str) -> Callable[[Sequence[Any]], Any]:
+        escape = None if dialect.preserve_line_breaks else dialect.line_break_escape
         if column.kind == URL:
             if not column.url:
-                return lambda row, _v=instance_url: _v
+                value = instance_url if escape is None else escape_line_breaks(instance_url, escape)
+                return lambda row: value
             names = URL_FIELD.findall(column.url)
             indexes = [self._index(n) for n in names]
             template = instance_url + URL_FIELD.sub(lambda m: "{" + str(names.index(m.group(1))) + "}", column.url)
@@ -100,7 +106,8 @@ class RowFormatter:
                 values = [row[i] for i in indexes]
                 if any(v is None for v in values):
                     return None
-                return template.format(*values)
+                text = template.format(*values)
+                return text if escape is None else escape_line_breaks(text, escape)
 
             return url
         i = self._index(column.source or "")
@@ -112,24 +119,24 @@ class RowFormatter:
             return lambda row: fmt(row[i])
         if column.kind == JSON_ARRAY:
             return lambda row: format_json_array(row[i])
-        if column.kind == TEXT:
-            limit = column.max_length.get(self.version)
-            escape = None if dialect.preserve_line_breaks else dialect.line_break_escape
-
-            def text(row: Sequence[Any]) -> str | None:
-                value = row[i]
-                if value is None:
-                    return None
-                if limit is not None:
-                    value = value[:limit]
-                if escape is not None:
-                    value = escape_line_breaks(value, escape)
-                return value
-
-            return text
         if column.kind == INTEGER:
             return lambda row: row[i]
-        return lambda row: row[i]
+        # STRING and TEXT: any text may hold line breaks (a full name, a key), so all of it is escaped.
+        limit = column.max_length.get(self.version)
+        if limit is None and escape is None:
+            return lambda row: row[i]
+
+        def text(row: Sequence[Any]) -> str | None:
+            value = row[i]
+            if value is None:
+                return None
+            if limit is not None:
+                value = value[:limit]
+            if escape is not None:
+                value = escape_line_breaks(value, escape)
+            return value
+
+        return text
 
     def format(self, row: Sequence[Any]) -> list[Any]:
         return [f(row) for f in self._fields]

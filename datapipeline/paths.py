@@ -85,5 +85,13 @@ def export_path_reset(*, user: Any = None, via: str = "") -> Path:
 def ensure_private_dir(path: Path, *, group_readable: bool = False) -> None:
     """Create ``path`` (and parents) with mode 0700 (0750 when group-readable)."""
     mode = 0o750 if group_readable else 0o700
-    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    # Every directory we create gets the mode (mkdir(parents=True) would give parents the umask's).
+    for directory in reversed(missing):
+        directory.mkdir(mode=mode, exist_ok=True)
+        os.chmod(directory, mode)
     os.chmod(path, mode)

@@ -119,6 +119,18 @@ class UnknownProperty(KeyError):
     pass
 
 
+def _raw_value(prop: Property, stored: str | None) -> tuple[str, str]:
+    """(raw text, where it comes from: admin | env | settings | default)."""
+    if stored is not None:
+        return stored, "admin"
+    if prop.env_name in os.environ:
+        return os.environ[prop.env_name], "env"
+    configured = getattr(settings, "DATAPIPELINE_PROPERTIES", {})
+    if prop.name in configured:
+        return str(configured[prop.name]), "settings"
+    return prop.default, "default"
+
+
 def get_property(name: str) -> Any:
     """Return the parsed value of a configuration property, from the first source that sets it."""
     from .models import ConfigProperty
@@ -127,28 +139,51 @@ def get_property(name: str) -> Any:
         prop = PROPERTIES[name]
     except KeyError:
         raise UnknownProperty(name) from None
-    row = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
-    if row is not None:
-        return prop.parse(row)
-    if prop.env_name in os.environ:
-        return prop.parse(os.environ[prop.env_name])
-    configured = getattr(settings, "DATAPIPELINE_PROPERTIES", {})
-    if name in configured:
-        return prop.parse(str(configured[name]))
-    return prop.parse(prop.default)
+    stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
+    raw, _source = _raw_value(prop, stored)
+    return prop.parse(raw)
 
 
-def property_set(*, name: str, value: str) -> None:
+def property_values() -> list[dict[str, Any]]:
+    """Every property with its raw value, source, default and description (admin, commands)."""
+    from .models import ConfigProperty
+
+    stored = dict(ConfigProperty.objects.values_list("key", "value"))
+    values = []
+    for prop in PROPERTIES.values():
+        raw, source = _raw_value(prop, stored.get(prop.name))
+        values.append(
+            {
+                "name": prop.name,
+                "value": raw,
+                "source": source,
+                "default": prop.default,
+                "description": prop.description,
+            }
+        )
+    return values
+
+
+def property_set(*, name: str, value: str, user: Any = None, via: str = "") -> None:
     """Store a property's value (admin, commands); a value that does not parse raises ValueError."""
+    from exports.services import audit_record  # exports depends on this module
+
     from .models import ConfigProperty
 
     if name not in PROPERTIES:
         raise UnknownProperty(name)
     PROPERTIES[name].parse(value)
+    stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
+    previous, source = _raw_value(PROPERTIES[name], stored)
     ConfigProperty.objects.update_or_create(key=name, defaults={"value": value})
+    audit_record(action="property.set", user=user, via=via, name=name, value=value, previous=previous, source=source)
 
 
-def property_reset(*, name: str) -> None:
+def property_reset(*, name: str, user: Any = None, via: str = "") -> None:
+    """Drop the admin's value of a property: env, settings or the default apply again."""
+    from exports.services import audit_record
+
     from .models import ConfigProperty
 
-    ConfigProperty.objects.filter(key=name).delete()
+    deleted, _ = ConfigProperty.objects.filter(key=name).delete()
+    audit_record(action="property.reset", user=user, via=via, name=name, existed=bool(deleted))

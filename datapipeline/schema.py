@@ -19,9 +19,13 @@ from django.db.models import Model, QuerySet
 class SchemaVersion:
     version: int
     status: str  # ACTIVE | DEPRECATED
+    changes: str = ""  # what breaks compared with the previous version (added columns are listed from ENTITIES)
 
 
-VERSIONS: tuple[SchemaVersion, ...] = (SchemaVersion(2, "ACTIVE"), SchemaVersion(1, "DEPRECATED"))
+VERSIONS: tuple[SchemaVersion, ...] = (
+    SchemaVersion(2, "ACTIVE", "Content columns are never truncated; all times are in UTC (`Z`)."),
+    SchemaVersion(1, "DEPRECATED"),
+)
 DEFAULT_VERSION = 2
 LATEST_VERSION = max(v.version for v in VERSIONS)
 

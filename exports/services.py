@@ -176,6 +176,11 @@ def export_start(
         problems = []
 
     job_reap_stale()
+    # The constraint below is what guarantees one export at a time; this read only avoids
+    # burning a job id (a PostgreSQL sequence value) on the ordinary refusal.
+    running = ExportJob.objects.filter(status__in=ACTIVE_STATUSES).first()
+    if running is not None:
+        raise ExportAlreadyRunning(running)
     now = timezone.now()
     try:
         with transaction.atomic():

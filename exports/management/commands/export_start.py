@@ -1,0 +1,108 @@
+"""Start an export: queue it (default) or run it here with a progress bar (--foreground)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from datapipeline.errors import PipelineError
+from datapipeline.runner import MANIFEST_NAME, job_dir, run_export
+from exports.models import JobStatus, Trigger
+from exports.selectors import job_to_dict
+from exports.services import export_start
+
+from ._progress import ProgressDisplay
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a data pipeline export. By default the job is queued for the task cluster (qcluster) and its "
+        "JSON printed; with --foreground it runs in this process with a progress bar, then prints the job's "
+        "final JSON and the files written. Exits non-zero if the export is refused, fails or is cancelled."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--from-date",
+            help="Export pages, comments and analytics changed at or after this ISO 8601 time with an offset "
+            "(e.g. 2026-01-31T00:00:00Z); default: now minus 365 days.",
+        )
+        parser.add_argument("--schema-version", help="Schema version to export (default: the active one).")
+        parser.add_argument(
+            "--force", action="store_true", help="Turn pre-validation failures (e.g. low disk space) into warnings."
+        )
+        parser.add_argument("--foreground", action="store_true", help="Run the export now, in this process.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        foreground = options["foreground"]
+        try:
+            job = export_start(
+                from_date=options["from_date"],
+                schema_version=options["schema_version"],
+                force_export=options["force"],
+                trigger=Trigger.COMMAND,
+                enqueue=not foreground,
+            )
+        except PipelineError as exc:
+            raise CommandError(exc.message) from None
+        if job.status == JobStatus.FAILED:  # refused by pre-validation: the row records why
+            self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+            raise CommandError(f"Export {job.pk} failed before it started: " + _messages(job.errors))
+        for warning in job.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning['message']}"))
+        if not foreground:
+            self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+            return
+
+        self.stderr.write(f"Export {job.pk} running in the foreground (schema v{job.schema_version}) ...")
+        progress = ProgressDisplay(self.stderr, tty=self.stderr.isatty())
+        with _sigterm_stops_the_export():
+            try:
+                job = run_export(job.pk, on_progress=progress)
+            except (KeyboardInterrupt, SystemExit) as exc:
+                # The runner has ended the job CANCELLED and written the manifest before re-raising.
+                job.refresh_from_db()
+                self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+                raise CommandError(f"Export {job.pk} interrupted ({type(exc).__name__}): {job.status}.") from None
+        self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+        self._print_files(job_dir(job))
+        if job.status != JobStatus.COMPLETED:
+            raise CommandError(f"Export {job.pk} ended {job.status}: " + (_messages(job.errors) or "no error recorded"))
+
+    def _print_files(self, directory: Path) -> None:
+        manifest_path = directory / MANIFEST_NAME
+        if not manifest_path.is_file():
+            return
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        self.stdout.write(f"Files in {directory}:")
+        for item in manifest["files"]:
+            self.stdout.write(f"  {item['file']}  {item['rows']:,} rows  {item['bytes']:,} bytes")
+        self.stdout.write(f"  {MANIFEST_NAME}")
+
+
+@contextmanager
+def _sigterm_stops_the_export() -> Iterator[None]:
+    """Turn SIGTERM (kill, a container stop) into SystemExit, so the job ends CANCELLED, not stale."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _messages(entries: list[dict[str, str]]) -> str:
+    return " ".join(e["message"] for e in entries)
