@@ -180,8 +180,9 @@ def run_export(
             on_progress=on_progress,
             stop_check=stop_check,
         )
-        stage = f"checking free disk space at {directory}"
-        control.check_disk()
+        if not job.forced_export:  # forceExport turned this pre-start check into a warning at the request
+            stage = f"checking free disk space at {directory}"
+            control.check_disk()
         batch_size = max(1, get_property("plugin.data.pipeline.export.batch.size"))
         opted_out_ids = _opted_out_space_ids(job.opted_out_spaces)
         for entity in ENTITIES:
