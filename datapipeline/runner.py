@@ -145,6 +145,7 @@ def run_export(
     ``stop_check`` is asked between batches whether the worker is shutting down (a reason, or None).
     """
     from exports.models import ExportJob, JobStatus
+    from wiki.services import profile_ensure_all
 
     from .paths import ensure_private_dir
 
@@ -167,6 +168,8 @@ def run_export(
     stage = f"creating the export directory {directory}"
     try:
         ensure_private_dir(directory, group_readable=group_readable)
+        stage = "giving users without a profile their user key"
+        profile_ensure_all()
         dialect = Dialect(
             preserve_line_breaks=get_property("plugin.data.pipeline.embedded.line.break.preserve"),
             line_break_escape=get_property("plugin.data.pipeline.embedded.line.break.escape.char"),

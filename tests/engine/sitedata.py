@@ -52,7 +52,8 @@ def build_nasty_site() -> dict[str, Any]:
         date_joined=t - timedelta(days=10, microseconds=999),
         last_login=None,
     )
-    ghost = make_user("ghost", key=None, email="ghost@example.com", date_joined=t)  # no profile: NULL key and name
+    # No profile (as after createsuperuser): the export gives it a key before writing any file.
+    ghost = make_user("ghost", key=None, email="ghost@example.com", date_joined=t)
 
     eng = Space.objects.create(
         key="ENG", name=NASTY, creator=alice, last_modifier=bob, created=t - timedelta(days=500), updated=t
