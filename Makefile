@@ -12,11 +12,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-# Embedded default: SQLite under var/, ORM broker. Builds a small site, exports it, shows the files.
+# Embedded default: SQLite under var/, ORM broker. Builds a small site, then exports it the way
+# production does: queued for a real task cluster (qcluster), followed to the end; shows the files.
 demo: install
 	$(PY) manage.py migrate --verbosity 0
 	$(PY) manage.py demo_data --scale small --seed 42 --reset
-	$(PY) manage.py export_start --foreground
+	@$(PY) manage.py qcluster > var/qcluster.log 2>&1 & cluster=$$!; \
+	trap 'kill -TERM $$cluster 2>/dev/null; wait $$cluster 2>/dev/null' EXIT; \
+	$(PY) manage.py export_start --wait --wait-timeout 300
 	$(PY) manage.py export_status
 
 test: install

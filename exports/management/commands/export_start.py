@@ -1,10 +1,11 @@
-"""Start an export: queue it (default) or run it here with a progress bar (--foreground)."""
+"""Start an export: queue it (default; --wait follows it) or run it here with a progress bar (--foreground)."""
 
 from __future__ import annotations
 
 import json
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Turn pre-validation failures (e.g. low disk space) into warnings."
         )
-        parser.add_argument("--foreground", action="store_true", help="Run the export now, in this process.")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--foreground", action="store_true", help="Run the export now, in this process.")
+        mode.add_argument(
+            "--wait",
+            action="store_true",
+            help="Queue the export for the task cluster, then show its progress until it ends.",
+        )
+        parser.add_argument(
+            "--wait-timeout",
+            type=float,
+            default=None,
+            help="With --wait: give up waiting after this many seconds (the export goes on).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         foreground = options["foreground"]
@@ -57,6 +70,13 @@ class Command(BaseCommand):
             raise CommandError(f"Export {job.pk} failed before it started: " + _messages(job.errors))
         for warning in job.warnings:
             self.stderr.write(self.style.WARNING(f"Warning: {warning['message']}"))
+        if options["wait"]:
+            job = self._wait(job, timeout=options["wait_timeout"])
+            self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+            self._print_files(job_dir(job))
+            if job.status != JobStatus.COMPLETED:
+                raise CommandError(f"Export {job.pk} ended {job.status}: " + (_messages(job.errors) or "no error"))
+            return
         if not foreground:
             self.stdout.write(json.dumps(job_to_dict(job), indent=2))
             return
@@ -75,6 +95,23 @@ class Command(BaseCommand):
         self._print_files(job_dir(job))
         if job.status != JobStatus.COMPLETED:
             raise CommandError(f"Export {job.pk} ended {job.status}: " + (_messages(job.errors) or "no error recorded"))
+
+    def _wait(self, job: Any, *, timeout: float | None) -> Any:
+        """Follow a queued job through its row (progress, status) until it is terminal."""
+        self.stderr.write(f"Export {job.pk} queued; waiting for the task cluster (manage.py qcluster) to run it ...")
+        progress = ProgressDisplay(self.stderr, tty=self.stderr.isatty())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job.refresh_from_db()
+            progress(job.statistics or {})
+            if job.is_terminal:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise CommandError(
+                    f"Export {job.pk} is still {job.status} after {timeout:g} s; it goes on in the background "
+                    "(is a qcluster running?). Follow it with manage.py export_status."
+                )
+            time.sleep(0.5)
 
     def _print_files(self, directory: Path) -> None:
         manifest_path = directory / MANIFEST_NAME
