@@ -42,6 +42,13 @@ class CsvFileWriter:
         written = self._flush() if self._buffer.tell() != before else 0
         return written
 
+    def write_bytes(self, data: bytes) -> int:
+        """Append CSV records already encoded (UTF-8, CRLF) by someone else, e.g. PostgreSQL's COPY."""
+        self._sha.update(data)
+        self._file.write(data)
+        self.bytes += len(data)
+        return len(data)
+
     def _flush(self) -> int:
         data = self._buffer.getvalue().encode("utf-8")
         self._buffer.seek(0)
