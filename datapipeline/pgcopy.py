@@ -268,13 +268,16 @@ def export_entity(
     batch_size: int,
 ) -> None:
     """Write the entity's rows with COPY, a keyset batch at a time (see the module docstring)."""
-    import psycopg
-
     select = Select(formatter, dialect, settings.INSTANCE_URL, settings.TIME_ZONE)
     queryset = base_queryset(entity, job.export_from, opted_out_ids)
     control.start_entity(entity.name, queryset.count())
     convert = _crlf_quoted if select.line_breaks_possible else _crlf_fast
-    format_row = formatter.format
+    batches = _Batches(select, queryset, batch_size, convert)
+    if _two_streams(control):
+        _export_two_streams(entity, formatter, writer, control, batches)
+        return
+    import psycopg
+
     last_pk = None
     while True:
         outermost = not connection.in_atomic_block
@@ -283,20 +286,13 @@ def export_entity(
             cursor = psycopg.ClientCursor(connection.connection)
             if outermost:  # the bound and the rows see the same snapshot
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            # A batch is small: parallel workers and JIT compilation cost more than they save.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off")
-            sql, params = select.bound_sql(queryset, last_pk, batch_size)
-            cursor.execute(sql, params)
-            count, high, needs_python = cursor.fetchone()
+            cursor.execute(BATCH_SETTINGS.replace("SET ", "SET LOCAL "))
+            count, high, needs_python = batches.bound(cursor, last_pk)
             if count:
-                batch = queryset.filter(pk__lte=high)
-                if last_pk is not None:
-                    batch = batch.filter(pk__gt=last_pk)
                 if needs_python:
-                    rows = batch.order_by("pk").values_list(*formatter.sources)
-                    writer.write_rows(map(format_row, rows.iterator(chunk_size=batch_size)))
+                    _write_in_python(formatter, writer, batches.rows(last_pk, high), batch_size)
                 else:
-                    _copy(cursor, *select.sql(batch), writer, convert)
+                    batches.copy(cursor, last_pk, high, writer.write_bytes)
             cursor.close()
         if not count:
             break
@@ -307,16 +303,146 @@ def export_entity(
             break
 
 
-def _copy(cursor: Any, sql: str, params: list[Any], writer: CsvFileWriter, convert: Any) -> None:
-    buffer = bytearray()
-    inside = False
-    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-        for data in copy:
-            buffer += data
-            if len(buffer) >= FLUSH_BYTES:
-                out, inside = convert(bytes(buffer), inside)
-                writer.write_bytes(out)
-                buffer.clear()
-    if buffer:
-        out, inside = convert(bytes(buffer), inside)
-        writer.write_bytes(out)
+# A batch is small: parallel workers and JIT compilation cost more than they save.
+BATCH_SETTINGS = "SET max_parallel_workers_per_gather = 0; SET jit = off"
+
+
+# Stand-ins for a batch's bounds while Django compiles its SQL once (in range for an integer key).
+_LOW, _HIGH = -2_147_483_001, -2_147_483_002
+
+
+class _Batches:
+    """The bound query and the COPY of one batch, compiled once, runnable on any psycopg connection."""
+
+    def __init__(self, select: Select, queryset: QuerySet[Any], batch_size: int, convert: Any):
+        self.queryset, self.batch_size, self.convert = queryset, batch_size, convert
+        self._bound_first = select.bound_sql(queryset, None, batch_size)
+        self._bound_next = select.bound_sql(queryset, _LOW, batch_size)
+        self._copy_first = select.sql(queryset.filter(pk__lte=_HIGH))
+        self._copy_next = select.sql(queryset.filter(pk__gt=_LOW, pk__lte=_HIGH))
+
+    @staticmethod
+    def _bind(template: tuple[str, list[Any]], low: Any, high: Any = None) -> tuple[str, list[Any]]:
+        sql, params = template
+        marks = {_LOW: low, _HIGH: high}
+        return sql, [marks[p] if type(p) is int and p in marks else p for p in params]
+
+    def bound(self, cursor: Any, after: Any) -> tuple[int, Any, bool]:
+        cursor.execute(*self._bind(self._bound_first if after is None else self._bound_next, after))
+        count, high, needs_python = cursor.fetchone()
+        return count, high, needs_python
+
+    def rows(self, after: Any, high: Any) -> QuerySet[Any]:
+        batch = self.queryset.filter(pk__lte=high)
+        return batch if after is None else batch.filter(pk__gt=after)
+
+    def copy(self, cursor: Any, after: Any, high: Any, write: Any) -> None:
+        sql, params = self._bind(self._copy_first if after is None else self._copy_next, after, high)
+        buffer = bytearray()
+        inside = False
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            for data in copy:
+                buffer += data
+                if len(buffer) >= FLUSH_BYTES:
+                    out, inside = self.convert(bytes(buffer), inside)
+                    write(out)
+                    buffer.clear()
+        if buffer:
+            out, inside = self.convert(bytes(buffer), inside)
+            write(out)
+
+
+def _write_in_python(formatter: RowFormatter, writer: CsvFileWriter, rows: QuerySet[Any], batch_size: int) -> None:
+    values = rows.order_by("pk").values_list(*formatter.sources)
+    writer.write_rows(map(formatter.format, values.iterator(chunk_size=batch_size)))
+
+
+def _two_streams(control: ExportControl) -> bool:
+    """Unthrottled, outside a transaction: a second connection reads the next batch while this one is written.
+
+    With a throttle the export is meant to leave the database alone during its pauses, so it
+    reads one batch at a time; inside a transaction (tests) another connection would not see its rows.
+    """
+    return (
+        control.throttle_ratio == 0
+        and getattr(settings, "DATAPIPELINE_PG_COPY_STREAMS", 2) >= 2
+        and not connection.in_atomic_block
+    )
+
+
+def _connect() -> Any:
+    import psycopg
+
+    connection.ensure_connection()
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    conn = psycopg.connect(**params, autocommit=False, cursor_factory=psycopg.ClientCursor)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.execute(BATCH_SETTINGS)
+    conn.execute("SET client_encoding = 'UTF8'")
+    conn.commit()
+    return conn
+
+
+def _export_two_streams(
+    entity: Entity, formatter: RowFormatter, writer: CsvFileWriter, control: ExportControl, batches: _Batches
+) -> None:
+    """Batch k+1's COPY runs on the other connection while batch k is written; files are written in order.
+
+    Each batch's bound query and COPY share one REPEATABLE READ transaction on its connection. At
+    most two batches are in memory (~15 MB for 5,000 pages).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    connections = [_connect(), _connect()]
+
+    def read(index: int, low: Any, bound: Future[Any]) -> list[bytes]:
+        conn = connections[index % 2]
+        try:
+            with conn.cursor() as cursor:
+                count, high, needs_python = batches.bound(cursor, low)
+                bound.set_result((count, high, needs_python))
+                chunks: list[bytes] = []
+                if count and not needs_python:
+                    batches.copy(cursor, low, high, chunks.append)
+            conn.commit()
+            return chunks
+        except BaseException as exc:
+            if not bound.done():
+                bound.set_exception(exc)
+            conn.rollback()
+            raise
+
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pgcopy")
+    try:
+        bound: Future[Any] = Future()
+        pending = [(bound, executor.submit(read, 0, None, bound))]
+        index = 0
+        last_pk = None
+        while pending:
+            bound, chunks = pending.pop(0)
+            count, high, needs_python = bound.result()
+            if count == batches.batch_size:  # start the next batch on the other connection now
+                index += 1
+                following: Future[Any] = Future()
+                pending.append((following, executor.submit(read, index, high, following)))
+            data = chunks.result()
+            if not count:
+                break
+            if needs_python:
+                _write_in_python(formatter, writer, batches.rows(last_pk, high), batches.batch_size)
+            else:
+                for piece in data:
+                    writer.write_bytes(piece)
+            writer.rows += count
+            last_pk = high
+            control.after_batch(entity.name, count)
+    except BaseException:  # cancelled, disk full, shutdown: stop the batch being read on the other connection
+        for conn in connections:
+            conn.cancel_safe()
+        raise
+    finally:
+        executor.shutdown(wait=True)
+        for conn in connections:
+            conn.close()

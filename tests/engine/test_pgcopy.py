@@ -122,6 +122,26 @@ def site(db) -> dict[str, Any]:
     return edge_site()
 
 
+@pytest.fixture
+def committed_site(transactional_db) -> dict[str, Any]:
+    """Committed rows: the second connection of an unthrottled export sees them."""
+    return edge_site()
+
+
+@pytest.fixture
+def two_streams(monkeypatch) -> list[int]:
+    """Counts the entities exported with two connections (the real code runs)."""
+    used: list[int] = []
+    real = pgcopy._export_two_streams
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        used.append(1)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(pgcopy, "_export_two_streams", counted)
+    return used
+
+
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Amsterdam", "America/St_Johns"])
 def test_same_bytes_for_every_entity_version_and_time_zone(site, run_job, settings, monkeypatch, version, zone):
@@ -149,7 +169,7 @@ def test_same_bytes_for_every_entity_version_and_time_zone(site, run_job, settin
 @pytest.mark.parametrize("version", [1, 2])
 def test_same_bytes_with_every_line_break_setting(site, run_job, settings, monkeypatch, properties, version):
     settings.TIME_ZONE = "Europe/Amsterdam"
-    settings.DATAPIPELINE_PROPERTIES = properties
+    settings.DATAPIPELINE_PROPERTIES = {**settings.DATAPIPELINE_PROPERTIES, **properties}
     files = assert_same_files(run_job, settings, monkeypatch, schema_version=version, from_date=EARLY)
     if properties.get("plugin.data.pipeline.embedded.line.break.preserve"):
         assert b'"a\r\nb\rc\nd"' in files["spaces"]
@@ -157,7 +177,10 @@ def test_same_bytes_with_every_line_break_setting(site, run_job, settings, monke
 
 @pytest.mark.parametrize("batch_size", ["1", "2", "7"])
 def test_same_bytes_at_every_batch_boundary(site, run_job, settings, monkeypatch, batch_size):
-    settings.DATAPIPELINE_PROPERTIES = {"plugin.data.pipeline.export.batch.size": batch_size}
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": batch_size,
+    }
     assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
 
 
@@ -170,7 +193,10 @@ def test_same_bytes_with_from_date_and_opted_out_spaces(site, run_job, settings,
 
 def test_labels_python_would_print_differently_go_through_the_standard_path(site, run_job, settings, monkeypatch):
     """Numbers and nested values: the batch holding them is formatted in Python, the others by COPY."""
-    settings.DATAPIPELINE_PROPERTIES = {"plugin.data.pipeline.export.batch.size": "3"}
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": "3",
+    }
     files = assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
     assert b'"[1,2.5,{""a"":null,""b"":[1,""c""]},true,null]"' in files["pages"]
     assert b'"[""scalar""]"' in files["pages"]
@@ -180,7 +206,10 @@ def test_labels_python_would_print_differently_go_through_the_standard_path(site
 
 def test_copy_path_writes_more_rows_than_a_batch_without_holding_them(db, run_job, settings, monkeypatch):
     """Many batches of big rows; the file equals the standard path's."""
-    settings.DATAPIPELINE_PROPERTIES = {"plugin.data.pipeline.export.batch.size": "50"}
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": "50",
+    }
     space = SpaceFactory()
     Content.objects.bulk_create(
         [Content(space=space, title=f"p{i}", body=long_text(3_000) + f'"{i}"', labels=[f"l{i}"]) for i in range(260)]
@@ -237,3 +266,65 @@ def test_select_sql_gives_the_rows_of_the_file(site, settings):
         data = b"".join(bytes(d) for d in copy)
     assert data.count(b"\n") >= 7
     assert b",HR," not in data and b",ENG,footer\n" in data
+
+
+@pytest.mark.parametrize("batch_size", ["2", "3", "5000"])
+def test_two_connections_write_the_same_bytes(committed_site, run_job, settings, monkeypatch, two_streams, batch_size):
+    """Unthrottled and outside a transaction, the next batch is read on a second connection."""
+    settings.TIME_ZONE = "America/St_Johns"
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": batch_size,
+    }
+    for version in (1, 2):
+        files = assert_same_files(run_job, settings, monkeypatch, schema_version=version, from_date=EARLY)
+        assert b'"[1,2.5,{""a"":null,""b"":[1,""c""]},true,null]"' in files["pages"]  # a batch done in Python
+    assert len(two_streams) == 2 * len(ENTITIES)
+
+
+def test_a_throttled_export_reads_one_batch_at_a_time(committed_site, run_job, settings, monkeypatch, two_streams):
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.throttle.ratio": "0.01",
+    }
+    assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
+    assert two_streams == []
+
+
+def test_cancel_between_batches_with_two_connections(committed_site, settings, two_streams):
+    """A stop seen between two batches: the other connection's read is stopped, the job ends CANCELLED."""
+    from django.db import connections
+
+    from datapipeline.runner import job_dir, run_export
+    from exports.services import export_start
+
+    settings.DATAPIPELINE_PROPERTIES = {
+        "plugin.data.pipeline.export.batch.size": "1",
+        "plugin.data.pipeline.throttle.ratio": "0",
+        "plugin.data.pipeline.minimum.usable.disk.space.after.export": "-1",
+    }
+    from django.contrib.auth.models import User
+
+    from wiki.models import Space
+
+    job = export_start(enqueue=False, from_date=EARLY)
+    before_pages = User.objects.count() + Space.objects.count()  # batches of one row
+    calls: list[int] = []
+
+    def stop_check() -> str | None:  # asked after every batch
+        calls.append(1)
+        pages_batches = len(calls) - before_pages
+        return "the test stops it" if pages_batches >= 3 else None
+
+    job = run_export(job.pk, stop_check=stop_check)
+
+    assert job.status == JobStatus.CANCELLED
+    assert "the test stops it" in job.errors[-1]["message"]
+    assert job.statistics["entities"]["pages"]["rows"] == 3
+    assert len(two_streams) == 3  # users, spaces and pages were read with two connections
+    names = sorted(p.name for p in Path(job_dir(job)).iterdir())
+    assert [n.split("_")[0] for n in names if n.endswith(".csv")] == ["spaces", "users"]
+    assert not any(n.endswith(".partial") for n in names)
+    with connections["default"].cursor() as cursor:  # no connection of the export is left behind
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        assert cursor.fetchone()[0] == 1
