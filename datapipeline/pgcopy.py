@@ -435,6 +435,7 @@ def _export_two_streams(
             else:
                 for piece in data:
                     writer.write_bytes(piece)
+            del data, chunks  # let the batch go before waiting for the next one (two batches in memory at most)
             writer.rows += count
             last_pk = high
             control.after_batch(entity.name, count)
