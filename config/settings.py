@@ -90,6 +90,12 @@ STATIC_ROOT = VAR_DIR / "static"
 # --- The site and the data pipeline -------------------------------------------------------
 # Base URL of the site, written in every exported row's instance_url and the *_url columns.
 INSTANCE_URL = env("DATAPIPELINE_INSTANCE_URL", default="http://localhost:8000").rstrip("/")
+# On PostgreSQL, exports let the database format the rows and stream them with COPY (the same bytes
+# as the standard path, datapipeline/pgcopy.py); false always uses the standard path.
+DATAPIPELINE_PG_COPY = env.bool("DATAPIPELINE_PG_COPY", default=True)
+# Unthrottled COPY exports read the next batch on a second connection while one is written (2); 1 reads
+# one batch at a time. Throttled exports always read one batch at a time.
+DATAPIPELINE_PG_COPY_STREAMS = env.int("DATAPIPELINE_PG_COPY_STREAMS", default=2)
 # Shared home (as in a clustered Confluence): the default export root is <home>/data-pipeline/export.
 DATAPIPELINE_SHARED_HOME = Path(env("DATAPIPELINE_SHARED_HOME", default=str(VAR_DIR / "shared-home")))
 # Which node ran a job; every qcluster node of a cluster should set its own.

@@ -7,17 +7,21 @@ import hashlib
 import io
 import os
 from collections.abc import Iterable, Sequence
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 PARTIAL_SUFFIX = ".partial"
+# Rows encoded per write: a batch of 5,000 pages of non-ASCII text is ~50 MB as a str buffer, its
+# copy and its encoding; 256 rows keep that to a few MB with the same bytes and hash.
+ROWS_PER_FLUSH = 256
 
 
 class CsvFileWriter:
     """RFC 4180 CSV (UTF-8, CRLF, minimal quoting) written under ``.<name>.partial``, renamed by ``commit``.
 
-    Rows are encoded a batch at a time so the hash and the file see the same bytes without a
+    Rows are encoded a few hundred at a time so the hash and the file see the same bytes without a
     Python call per row. Leaving the ``with`` block without ``commit`` removes the partial file.
     """
 
@@ -37,10 +41,20 @@ class CsvFileWriter:
         self._flush()
 
     def write_rows(self, rows: Iterable[Sequence[Any]]) -> int:
-        before = self._buffer.tell()
-        self._csv.writerows(rows)
-        written = self._flush() if self._buffer.tell() != before else 0
+        """Encode and write ``rows``, a few hundred at a time, so the text buffer stays small."""
+        written = 0
+        pending = iter(rows)
+        while chunk := list(islice(pending, ROWS_PER_FLUSH)):
+            self._csv.writerows(chunk)
+            written += self._flush()
         return written
+
+    def write_bytes(self, data: bytes) -> int:
+        """Append CSV records already encoded (UTF-8, CRLF) by someone else, e.g. PostgreSQL's COPY."""
+        self._sha.update(data)
+        self._file.write(data)
+        self.bytes += len(data)
+        return len(data)
 
     def _flush(self) -> int:
         data = self._buffer.getvalue().encode("utf-8")

@@ -24,6 +24,7 @@ def export_queries(run_job) -> list[str]:
 
 
 def test_queries_grow_with_batches_not_rows(nasty_site, run_job, settings):
+    settings.DATAPIPELINE_PG_COPY = False  # the standard path (PostgreSQL's COPY path: tests/engine/test_pgcopy.py)
     settings.DATAPIPELINE_PROPERTIES = {"plugin.data.pipeline.export.batch.size": "50"}
     space = nasty_site["spaces"][1]
     add_rows(space, 10)
@@ -38,6 +39,7 @@ def test_queries_grow_with_batches_not_rows(nasty_site, run_job, settings):
 
 
 def test_batches_are_keyset_pages_without_offset(nasty_site, run_job, settings):
+    settings.DATAPIPELINE_PG_COPY = False
     settings.DATAPIPELINE_PROPERTIES = {"plugin.data.pipeline.export.batch.size": "2"}
     add_rows(nasty_site["spaces"][1], 5)
     queries = export_queries(run_job)
