@@ -48,8 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--from-date", default="2000-01-01T00:00:00Z", help="fromDate of every export (default: all).")
     parser.add_argument("--rate", type=float, default=40.0, help="Page views per second of the workload.")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers.")
-    parser.add_argument("--rounds", type=int, default=5, help="(no export, export) window pairs.")
-    parser.add_argument("--baseline-seconds", type=float, default=10.0, help="Length of a no-export window.")
+    parser.add_argument("--rounds", type=int, default=6, help="(no export, export) window pairs.")
+    parser.add_argument("--baseline-seconds", type=float, default=12.0, help="Length of a no-export window.")
     parser.add_argument(
         "--export-seconds",
         type=float,

@@ -160,13 +160,15 @@ class ExportProcess:
         completed = datetime.fromisoformat(job["completedTime"].replace("Z", "+00:00")).timestamp()
         end = completed - self.clock_offset
         figures: dict[str, EntityFigures] = {}
-        for name in reversed([n for n in ENTITY_ORDER if n in stats] + [n for n in stats if n not in ENTITY_ORDER]):
+        # The job's statistics may come back in any key order (PostgreSQL's jsonb sorts them): the runner's is fixed.
+        order = [n for n in ENTITY_ORDER if n in stats] + [n for n in stats if n not in ENTITY_ORDER]
+        for name in reversed(order):
             seconds = float(stats[name].get("seconds") or 0.0)
             start = end - seconds
             paused = sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.stopped)
             figures[name] = EntityFigures(rows=int(stats[name]["rows"]), seconds=max(seconds - paused, 1e-9))
             end = start
-        return {n: figures[n] for n in stats}
+        return {n: figures[n] for n in order}
 
 
 def scratch_dir() -> Path:
