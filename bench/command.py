@@ -149,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             figures["copy"] = None
 
         out()
+        from django.conf import settings
+
+        niceness = getattr(settings, "DATAPIPELINE_EXPORT_NICENESS", 0)
         out(
-            f"Export with the default throttle (ratio {throttle:g})"
+            f"Export with the default throttle (ratio {throttle:g}, export thread at nice {niceness})"
             + (", while serving the page views" if not args.skip_latency else "")
         )
         if args.skip_latency:
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             throttled = latency.export_result
         figures["throttled"] = {
             "ratio": throttle,
+            "niceness": niceness,
             "entities": entity_table(out, throttled, factor=ref.THROTTLED_TARGET),
             "seconds": throttled.export_seconds,
             "wall_seconds": throttled.wall_seconds,
