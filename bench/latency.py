@@ -219,7 +219,7 @@ def measure(
             start = time.monotonic()
             end = start + seconds
             while time.monotonic() < end:
-                if export is not None and export.poll():
+                if kind == "export" and export is not None and export.poll():
                     break
                 time.sleep(0.05)
             windows.append(Window(kind, start, time.monotonic()))
