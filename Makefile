@@ -29,6 +29,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The export benchmark (bench/README.md): builds or reuses the PostgreSQL site dp_bench (full scale)
+# and a SQLite one under var/bench/; extra options through BENCH_ARGS, e.g. BENCH_ARGS="--skip-latency".
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
 schema-reference: install
 	$(PY) manage.py schema_reference --write
 

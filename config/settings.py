@@ -100,6 +100,8 @@ DATAPIPELINE_PG_COPY_STREAMS = env.int("DATAPIPELINE_PG_COPY_STREAMS", default=2
 DATAPIPELINE_SHARED_HOME = Path(env("DATAPIPELINE_SHARED_HOME", default=str(VAR_DIR / "shared-home")))
 # Which node ran a job; every qcluster node of a cluster should set its own.
 DATAPIPELINE_NODE_ID = env("DATAPIPELINE_NODE_ID", default=socket.gethostname())
+# The nice value a throttled export's thread takes (0: leave it), so the site's requests get the CPU first.
+DATAPIPELINE_EXPORT_NICENESS = env.int("DATAPIPELINE_EXPORT_NICENESS", default=19)
 # Seconds without a heartbeat after which a running job counts as dead.
 DATAPIPELINE_HEARTBEAT_TIMEOUT = env.int("DATAPIPELINE_HEARTBEAT_TIMEOUT", default=120)
 

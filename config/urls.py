@@ -12,5 +12,6 @@ SIDECAR_STATIC = Path(drf_spectacular_sidecar.__file__).parent / "static" / "drf
 urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^static/drf_spectacular_sidecar/(?P<path>.*)$", serve, {"document_root": SIDECAR_STATIC}),
+    path("wiki/", include("wiki.urls")),
     path("", include("datapipeline.urls")),
 ]

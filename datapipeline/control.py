@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from .errors import KEY_DISK_SPACE
@@ -17,6 +20,9 @@ FLUSH_INTERVAL = 1.0  # seconds between job-row updates (progress, heartbeat, ca
 DISK_CHECK_INTERVAL = 2.0  # seconds between free-space checks while exporting (a statvfs call)
 MAX_PAUSE = 2.0  # longest single throttle pause, seconds
 PAUSE_SLICE = 0.25
+# The nice value of the thread that runs a throttled export (settings.DATAPIPELINE_EXPORT_NICENESS):
+# the site's processes get the CPU first, the export what they leave (docs/background.md).
+EXPORT_NICENESS = 19
 
 
 class ExportCancelled(Exception):
@@ -48,6 +54,23 @@ def disk_space_problem(path: Path, minimum_gb: float) -> str | None:
             f"the minimum is {minimum} GB (plugin.data.pipeline.minimum.usable.disk.space.after.export)."
         )
     return None
+
+
+def lower_cpu_priority(niceness: int) -> int | None:
+    """Raise the calling thread's nice value to ``niceness`` (never lower it); return the value now, None if unknown.
+
+    On Linux a thread has its own nice value, so only the export's thread yields, not a whole
+    web or test process; elsewhere the call may reach the process or nothing (then None).
+    An unprivileged thread cannot take its priority back: it keeps the value after the export.
+    """
+    try:
+        who = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, who)
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, who, niceness)
+        return os.getpriority(os.PRIO_PROCESS, who)
+    except (AttributeError, OSError):
+        return None
 
 
 def _size(n: int) -> str:
@@ -83,6 +106,9 @@ class ExportControl:
         self._work_started = now
         self._last_flush = now
         self._last_disk_check = now
+        niceness = getattr(settings, "DATAPIPELINE_EXPORT_NICENESS", EXPORT_NICENESS)
+        if throttle_ratio > 0 and niceness > 0:
+            lower_cpu_priority(niceness)
 
     def start_entity(self, entity: str, total: int | None) -> None:
         self.statistics.setdefault("entities", {})[entity] = {"rows": 0, "total": total, "done": False}
@@ -119,7 +145,8 @@ class ExportControl:
 
     def _throttle(self) -> None:
         # Pause in proportion to the work just done: with ratio r the export uses at most
-        # 1/(1+r) of the time, leaving the database and the CPU to the site in between.
+        # 1/(1+r) of the time, leaving the database and the CPU to the site in between (and
+        # while it works, its thread runs at EXPORT_NICENESS, so the site's requests come first).
         # The pause is sliced so that a shutdown is noticed within a fraction of a second.
         now = self._clock()
         if self.throttle_ratio > 0:

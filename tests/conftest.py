@@ -14,6 +14,13 @@ def shared_home(settings, tmp_path: Path) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def export_niceness(settings) -> None:
+    # In-process exports must not lower the priority of the test process's threads for good;
+    # tests/background/test_control.py turns it on in a thread of its own.
+    settings.DATAPIPELINE_EXPORT_NICENESS = 0
+
+
 @pytest.fixture
 def export_root(shared_home: Path) -> Path:
     return shared_home / "data-pipeline" / "export"

@@ -85,3 +85,58 @@ def test_the_disk_guard_runs_every_few_seconds_and_names_path_and_limit(tmp_path
     with pytest.raises(DiskSpaceLow) as raised:
         work(fake, control, DISK_CHECK_INTERVAL)
     assert str(tmp_path) in str(raised.value) and "the minimum is 1000000 GB" in str(raised.value)
+
+
+def _niceness_in_a_thread(tmp_path, ratio: float) -> tuple[int | None, int]:
+    """Build an ExportControl in a fresh thread; (that thread's nice value after, this thread's)."""
+    import os
+    import threading
+
+    seen: list[int | None] = []
+
+    def run() -> None:
+        ExportControl(
+            job_id=0,
+            export_dir=tmp_path,
+            throttle_ratio=ratio,
+            minimum_free_gb=-1,
+            statistics={},
+        )
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return seen[0], os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_throttled_export_thread_yields_the_cpu_to_the_site(tmp_path, settings):
+    import os
+    import threading
+
+    settings.DATAPIPELINE_EXPORT_NICENESS = 19
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert before < 19  # tests/conftest.py keeps in-process exports from lowering the test threads
+    exporting, here = _niceness_in_a_thread(tmp_path, ratio=1.0)
+    assert exporting == 19
+    assert here == before  # only the export's thread, not the process
+
+
+def test_the_niceness_setting_at_0_leaves_the_priority(tmp_path, settings):
+    import os
+    import threading
+
+    settings.DATAPIPELINE_EXPORT_NICENESS = 0
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    exporting, _ = _niceness_in_a_thread(tmp_path, ratio=1.0)
+    assert exporting == before
+
+
+def test_an_unthrottled_export_keeps_its_priority(tmp_path, settings):
+    import os
+    import threading
+
+    settings.DATAPIPELINE_EXPORT_NICENESS = 19
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    exporting, _ = _niceness_in_a_thread(tmp_path, ratio=0)
+    assert exporting == before  # threads start with their creator's nice value

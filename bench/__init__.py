@@ -1,0 +1,1 @@
+"""The export benchmark: ``python -m bench`` (see bench/README.md)."""
