@@ -252,14 +252,12 @@ ENTITIES: tuple[Entity, ...] = (
             ),
             Column("created_date", TIMESTAMP, "When it was written.", source="created"),
             Column("updated_date", TIMESTAMP, "When it was last changed.", source="updated"),
-            Column(
-                "space_key", STRING, "Key of the space of the page commented on.", source="content__space__key", since=2
-            ),
+            Column("space_key", STRING, "Key of the space of the page commented on.", source="space__key", since=2),
             Column("comment_location", STRING, "`footer` or `inline`.", source="location", since=2),
         ),
         _comments,
         date_field="updated",
-        space_field="content__space_id",
+        space_field="space_id",
     ),
     Entity(
         "analytics",

@@ -5,6 +5,7 @@ Users are Django's ``auth.User``; ``Profile`` adds the stable user key (Confluen
 """
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -97,6 +98,12 @@ class Content(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        moved = self.pk is not None
+        super().save(*args, **kwargs)
+        if moved:  # a page moved to another space takes its comments along (Comment.space)
+            self.comments.exclude(space_id=self.space_id).update(space_id=self.space_id)
+
 
 class Comment(models.Model):
     """A comment on a page or blog post; a reply has a parent comment."""
@@ -106,6 +113,9 @@ class Comment(models.Model):
         INLINE = "inline", "Inline"
 
     content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="comments")
+    # The space of the page commented on, kept equal to content.space (Comment.save, Content.save):
+    # the export reads a comment's space without a random read into the large content table.
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+", editable=False)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies", db_constraint=False
     )
@@ -122,6 +132,11 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment {self.pk} on {self.content_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.content_id is not None:
+            self.space_id = self.content.space_id
+        super().save(*args, **kwargs)
 
 
 class AnalyticsEvent(models.Model):

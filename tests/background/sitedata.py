@@ -56,7 +56,12 @@ def build_site(
     Comment.objects.bulk_create(
         [
             Comment(
-                content=contents[i % pages], body=f"Comment {i}", creator=people[i % users], created=now, updated=now
+                content=contents[i % pages],
+                space_id=contents[i % pages].space_id,
+                body=f"Comment {i}",
+                creator=people[i % users],
+                created=now,
+                updated=now,
             )
             for i in range(comments)
         ],

@@ -13,7 +13,7 @@ def add_rows(space: Space, count: int) -> None:
     pages = Content.objects.bulk_create(
         [Content(space=space, title=f"p{i}", body="b", updated=FROM_DATE) for i in range(count)]
     )
-    Comment.objects.bulk_create([Comment(content=p, body="c", updated=FROM_DATE) for p in pages])
+    Comment.objects.bulk_create([Comment(content=p, space=space, body="c", updated=FROM_DATE) for p in pages])
 
 
 def export_queries(run_job) -> list[str]:

@@ -109,6 +109,18 @@ def test_comment_replies_stay_on_the_parent_page_and_location():
     assert Comment.objects.create(content=top.content).location == "footer"
 
 
+def test_a_comment_carries_its_page_space_and_follows_the_page_to_another_space():
+    comment = CommentFactory()
+    page = comment.content
+    assert comment.space_id == page.space_id
+    other = SpaceFactory()
+    page.space = other
+    page.save()
+    comment.refresh_from_db()
+    assert comment.space == other
+    assert CommentFactory(content=page).space == other
+
+
 def test_deleting_a_page_deletes_its_comments_and_deleting_a_user_keeps_the_page():
     comment = CommentFactory()
     page = comment.content

@@ -38,7 +38,8 @@ CONTENT_COLUMNS = (
     "creator_id", "last_modifier_id", "created", "updated",
 )  # fmt: skip
 COMMENT_COLUMNS = (
-    "id", "content_id", "parent_id", "body", "location", "creator_id", "last_modifier_id", "created", "updated",
+    "id", "content_id", "space_id", "parent_id", "body", "location", "creator_id", "last_modifier_id", "created",
+    "updated",
 )  # fmt: skip
 EVENT_COLUMNS = ("id", "name", "created", "author_id", "space_id", "container_id", "content_id")
 
@@ -244,7 +245,10 @@ class DemoPlan:
                 body = text.comment(rng, long=m % 40 == 3 or rng.random() < 0.01)
                 self.comment_content[m] = c
                 thread.append((m + 1, location, created))
-                yield m + 1, c + 1, parent, body, location, creator, modifier, _at(created), _at(updated)
+                yield (
+                    m + 1, c + 1, self.space_of_content(c) + 1, parent, body, location, creator, modifier,
+                    _at(created), _at(updated),
+                )  # fmt: skip
                 m += 1
 
     def events(self) -> Iterator[tuple]:
