@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -82,16 +83,7 @@ class OptOutApi(APIView):
         responses={200: OutputSerializer, **AUTH_ERRORS},
     )
     def post(self, request: Any) -> Response:
-        query = validated(self.QuerySerializer, request.query_params)
-        data = validated(self.InputSerializer, request.data)
-        keys = optout_add(
-            keys=data["keys"],
-            entity_type=data["type"],
-            continue_if_not_found=query["continueIfNotFound"],
-            user=request.user,
-            via=Trigger.API,
-        )
-        return Response(self._body(keys))
+        return self._change(request, optout_add)
 
     @extend_schema(
         operation_id="optout_remove",
@@ -101,9 +93,12 @@ class OptOutApi(APIView):
         responses={200: OutputSerializer, **AUTH_ERRORS},
     )
     def delete(self, request: Any) -> Response:
+        return self._change(request, optout_remove)
+
+    def _change(self, request: Any, service: Callable[..., list[str]]) -> Response:
         query = validated(self.QuerySerializer, request.query_params)
         data = validated(self.InputSerializer, request.data)
-        keys = optout_remove(
+        keys = service(
             keys=data["keys"],
             entity_type=data["type"],
             continue_if_not_found=query["continueIfNotFound"],
