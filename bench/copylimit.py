@@ -22,7 +22,7 @@ from .site import Site, django_setup
 class CopyFigures:
     seconds: float
     bytes: int
-    source: str  # "pgcopy.select_sql" or "schema querysets"
+    source: str  # "pgcopy.select_sql" or "registry querysets"
 
 
 def entity_selects(site: Site, job: dict[str, Any]) -> dict[str, tuple[str, list[Any], str]]:
@@ -31,12 +31,11 @@ def entity_selects(site: Site, job: dict[str, Any]) -> dict[str, tuple[str, list
     from django.conf import settings
 
     from datapipeline.formatting import Dialect, RowFormatter
-    from datapipeline.schema import ENTITIES
-    from wiki.models import Space
+    from datapipeline.registry import datasets, opted_out_ids
 
     version = job["schema"]["version"]
     export_from = datetime.fromisoformat(job["config"]["exportFrom"].replace("Z", "+00:00"))
-    opted_out = [k for group in job.get("optedOutEntities", []) for k in group.get("identifiers", [])]
+    opted_out = {group["type"]: group.get("identifiers", []) for group in job.get("optedOutEntities", [])}
     fake_job = SimpleNamespace(
         pk=job["jobId"], schema_version=version, export_from=export_from, opted_out_spaces=opted_out
     )
@@ -46,9 +45,9 @@ def entity_selects(site: Site, job: dict[str, Any]) -> dict[str, tuple[str, list
         select_sql = getattr(pgcopy, "select_sql", None)
     except ImportError:
         select_sql = None
-    opted_out_ids = list(Space.objects.filter(key__in=opted_out).values_list("id", flat=True)) if opted_out else []
+    opted_out_by_scope = opted_out_ids(opted_out)
     selects = {}
-    for entity in ENTITIES:
+    for entity in datasets():
         if select_sql is not None:
             try:
                 made = select_sql(entity, version, fake_job)
@@ -56,15 +55,11 @@ def entity_selects(site: Site, job: dict[str, Any]) -> dict[str, tuple[str, list
                 selects[entity.name] = (sql, list(params), "pgcopy.select_sql")
                 continue
             except Exception as exc:  # an interface this harness does not know: fall back, say so
-                print(f"  (pgcopy.select_sql({entity.name}) failed: {exc!r}; using the schema's queryset)")
-        queryset = entity.queryset()
-        if entity.date_field:
-            queryset = queryset.filter(**{f"{entity.date_field}__gte": export_from})
-        if entity.space_field and opted_out_ids:
-            queryset = queryset.exclude(**{f"{entity.space_field}__in": opted_out_ids})
+                print(f"  (pgcopy.select_sql({entity.name}) failed: {exc!r}; using the registry's queryset)")
+        queryset = entity.queryset(export_from, opted_out_by_scope)
         formatter = RowFormatter(entity, version, Dialect(), settings.INSTANCE_URL)
         sql, params = queryset.order_by("pk").values_list(*formatter.sources).query.sql_with_params()
-        selects[entity.name] = (sql, list(params), "schema querysets")
+        selects[entity.name] = (sql, list(params), "registry querysets")
     return selects
 
 

@@ -184,7 +184,7 @@ def split_by_window(samples: list[tuple[float, float, int]], windows: list[Windo
 def measure(
     site: Site,
     *,
-    throttle_ratio: float,
+    throttle_ratio: float | str,
     from_date: str,
     rate: float,
     workers: int,

@@ -17,3 +17,4 @@ THROTTLED_TARGET = 5  # times the reference's rate, with the default throttle
 COPY_RATIO_TARGET = 2.0  # the whole export within 2x PostgreSQL's own COPY
 MEMORY_TARGET_MB = 150
 LATENCY_RATIO_TARGET = 1.05  # median with a throttled export / median without
+IDLE_THROTTLED_SHARE_TARGET = 0.8  # the default throttle on an idle site: this share of the unthrottled rate at least

@@ -1,11 +1,16 @@
 """Settings, all from the environment (12-factor); the defaults give the embedded SQLite setup."""
 
+import os
 import socket
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Read when Arrow's library loads, so set before: its allocator gives freed pages back at once
+# (an export's memory stays near what it uses; see datapipeline/memory.py).
+os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
@@ -24,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # WhiteNoise serves static files under runserver too (before staticfiles, which would take them over).
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -37,12 +44,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Times the site's requests for the adaptive export throttle (datapipeline/sitelatency.py).
+    "datapipeline.sitelatency.SiteLatencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,6 +96,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Static files are served by WhiteNoise in every mode (DEBUG or not, runserver or gunicorn). After
+# `manage.py collectstatic` (make install, make run) they are compressed, with content hashes in their
+# names and cached forever; before it (a fresh clone, the tests) they are served from the apps as they are.
+STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").is_file()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "config.storage.StaticStorage"},
+}
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 # --- The site and the data pipeline -------------------------------------------------------
 # Base URL of the site, written in every exported row's instance_url and the *_url columns.
@@ -102,8 +122,15 @@ DATAPIPELINE_SHARED_HOME = Path(env("DATAPIPELINE_SHARED_HOME", default=str(VAR_
 DATAPIPELINE_NODE_ID = env("DATAPIPELINE_NODE_ID", default=socket.gethostname())
 # The nice value a throttled export's thread takes (0: leave it), so the site's requests get the CPU first.
 DATAPIPELINE_EXPORT_NICENESS = env.int("DATAPIPELINE_EXPORT_NICENESS", default=19)
-# Seconds without a heartbeat after which a running job counts as dead.
-DATAPIPELINE_HEARTBEAT_TIMEOUT = env.int("DATAPIPELINE_HEARTBEAT_TIMEOUT", default=120)
+# Time the site's requests (one row per web process per second while it serves) so that the adaptive
+# export throttle can tell when an export slows the site down.
+DATAPIPELINE_SITE_LATENCY = env.bool("DATAPIPELINE_SITE_LATENCY", default=True)
+# Seconds without a heartbeat after which a running job counts as dead. The worker writes one every
+# few seconds from a thread of its own (datapipeline/heartbeat.py), so 30 s means a killed worker
+# holds the one-export lock for at most half a minute.
+DATAPIPELINE_HEARTBEAT_TIMEOUT = env.int("DATAPIPELINE_HEARTBEAT_TIMEOUT", default=30)
+# Directories an export path must lie in (comma-separated absolute paths); empty: any safe directory.
+DATAPIPELINE_EXPORT_PATH_ROOTS = env.list("DATAPIPELINE_EXPORT_PATH_ROOTS", default=[])
 
 # --- django-q2 -----------------------------------------------------------------------------
 # Exports are long: a generous timeout, retry later than the timeout (else a second worker
@@ -139,6 +166,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "datapipeline.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # ``format`` is the export's own parameter (csv | parquet), not a choice of response renderer: JSON only.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Data pipeline REST API",

@@ -7,25 +7,30 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.html import format_html
 
+from exports.admin_forms import checked
+from exports.inputs import check_token_expiry
 from exports.models import AuditEntry
+from exports.tokens import token_create, token_revoke
 
 from .models import PersonalAccessToken
-from .tokens import token_create
 
 
 class TokenCreateForm(forms.ModelForm):
+    """A token for the signed-in user: the admin offers no choice of owner."""
+
     class Meta:
         model = PersonalAccessToken
-        fields = ["user", "name", "expires_at"]
+        fields = ["name", "expires_at"]
 
     def clean_expires_at(self) -> Any:
-        value = self.cleaned_data.get("expires_at")
-        if value is not None and value <= timezone.now():
-            raise forms.ValidationError("The expiry must be in the future.")
-        return value
+        return checked(check_token_expiry, self.cleaned_data.get("expires_at"))
+
+
+def _is_superuser(request: Any) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_superuser)
 
 
 @admin.register(PersonalAccessToken)
@@ -36,6 +41,23 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["user", "name", "masked", "created", "expires_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+
+    # Tokens act with their owner's rights: only superusers may see or manage them here,
+    # whatever model permissions a staff user has been given.
+    def has_module_permission(self, request: Any) -> bool:
+        return _is_superuser(request)
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return _is_superuser(request)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return _is_superuser(request)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return _is_superuser(request)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return _is_superuser(request)
 
     @admin.display(description="token")
     def masked(self, token: PersonalAccessToken) -> str:
@@ -50,12 +72,14 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj is not None else []
 
     def get_fields(self, request: Any, obj: Any = None) -> list[str]:
-        return self.readonly_fields if obj is not None else ["user", "name", "expires_at"]
+        return self.readonly_fields if obj is not None else ["name", "expires_at"]
 
     def save_model(self, request: Any, obj: PersonalAccessToken, form: Any, change: bool) -> None:
         if change:
             return  # tokens are immutable: revoke and create a new one instead
-        token, raw = token_create(user=obj.user, name=obj.name, expires_at=obj.expires_at)
+        token, raw = token_create(
+            user=request.user, name=obj.name, expires_at=obj.expires_at, actor=request.user, via="admin"
+        )
         obj.pk = token.pk
         obj.refresh_from_db()
         messages.warning(
@@ -69,7 +93,11 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: Any, queryset: Any) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        live = queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)
+        count = 0
+        for token_id in list(live):
+            token_revoke(token_id=token_id, user=request.user, via="admin")
+            count += 1
         self.message_user(request, f"{count} token(s) revoked.")
 
 

@@ -11,12 +11,18 @@ from typing import Any
 
 from django.contrib.auth import get_user
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from exports.audit import audit_record, audit_refused_anonymous
+from exports.selectors import job_to_dict
+
 from .errors import PipelineError, entry
+from .isotime import iso_utc
+from .parsers import RequestBodyTooLarge, body_size_limit, too_large_message
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +36,7 @@ KEY_NOT_ACCEPTABLE = "request.not.acceptable"
 KEY_MALFORMED = "request.body.malformed"
 KEY_INVALID = "request.invalid"
 KEY_THROTTLED = "request.throttled"
+KEY_TOO_LARGE = "request.body.too.large"
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -39,7 +46,7 @@ def error_body(status_code: int, message: str, errors: list[dict[str, str]] | No
         "statusCode": status_code,
         "message": message,
         "errors": errors if errors is not None else [],
-        "timestamp": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": iso_utc(timezone.now(), timespec="milliseconds"),
     }
 
 
@@ -80,8 +87,11 @@ def _describe(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | None:
     if isinstance(exc, exceptions.ValidationError):
         message, errors = _validation_errors(exc)
         return 400, message, errors
+    if isinstance(exc, RequestDataTooBig):  # Django's own check, when the body was read before parsing
+        exc = RequestBodyTooLarge(too_large_message(body_size_limit() or 0))
     simple = (
         (exceptions.ParseError, KEY_MALFORMED, "Malformed request body: {}"),
+        (RequestBodyTooLarge, KEY_TOO_LARGE, "{}"),
         (exceptions.AuthenticationFailed, KEY_AUTHENTICATION_FAILED, "{}"),
         (
             exceptions.NotAuthenticated,
@@ -106,29 +116,31 @@ def _describe(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | None:
 
 
 def _audit_refusal(context: dict[str, Any], status_code: int, message: str) -> None:
+    """Refused writes of signed-in users get a row each; anonymous ones a counting row per address per minute."""
     request = context.get("request")
     if request is None or request.method not in WRITE_METHODS:
         return
-    from exports.services import audit_record
-
     view = context.get("view")
     action = (getattr(view, "audit_actions", None) or {}).get(request.method) or f"api.{request.method.lower()}"
     user = getattr(request, "_user", None)
-    if user is None:  # refused before DRF authenticated (e.g. CSRF): the session's user, if any
+    if user is None or not getattr(user, "is_authenticated", False):
+        # refused before DRF authenticated (e.g. CSRF): the session's user, if any
         django_request = getattr(request, "_request", None)
         session_user = get_user(django_request) if hasattr(django_request, "session") else None
         user = session_user if getattr(session_user, "is_authenticated", False) else None
+    details = {
+        "statusCode": status_code,
+        "reason": message,
+        "path": request.path,
+        "query": request.META.get("QUERY_STRING", ""),
+    }
     try:
-        audit_record(
-            action=action,
-            user=user,
-            via="api",
-            outcome="refused",
-            statusCode=status_code,
-            reason=message,
-            path=request.path,
-            query=request.META.get("QUERY_STRING", "")[:1000],
-        )
+        if user is None:
+            address = request.META.get("REMOTE_ADDR") or "unknown"
+            logger.info("Refused anonymous %s %s from %s: %s", request.method, request.path[:200], address, status_code)
+            audit_refused_anonymous(action=action, address=address, **details)
+        else:
+            audit_record(action=action, user=user, via="api", outcome="refused", **details)
     except Exception:  # the refusal itself must still be answered
         logger.exception("Could not record a refused request in the audit log")
 
@@ -145,8 +157,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     job = getattr(exc, "job", None)
     if job is not None:
         # 409 on start: the running job's body, plus the error fields.
-        from exports.selectors import job_to_dict
-
         body = {**job_to_dict(job), **body}
     body.update(getattr(exc, "body_extra", None) or {})
     if status_code != status.HTTP_500_INTERNAL_SERVER_ERROR:

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 
-from .tokens import token_authenticate
+from exports.tokens import token_authenticate
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -45,7 +45,7 @@ class AtlassianSessionAuthentication(SessionAuthentication):
     """The admin's session; unsafe methods need CSRF proof, and ``X-Atlassian-Token: no-check`` is one.
 
     A cross-site form cannot set a custom header (a browser preflights it), so the header
-    proves the request was not forged, exactly as in the anchor product.
+    proves the request was not forged, exactly as in Atlassian's Data pipeline.
     """
 
     def enforce_csrf(self, request: Any) -> None:

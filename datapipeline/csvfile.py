@@ -12,10 +12,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .safefiles import open_new_file
+
 PARTIAL_SUFFIX = ".partial"
 # Rows encoded per write: a batch of 5,000 pages of non-ASCII text is ~50 MB as a str buffer, its
 # copy and its encoding; 256 rows keep that to a few MB with the same bytes and hash.
 ROWS_PER_FLUSH = 256
+
+
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written until it is complete: ``.<name>.partial`` beside it."""
+    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
 
 
 class CsvFileWriter:
@@ -23,19 +30,21 @@ class CsvFileWriter:
 
     Rows are encoded a few hundred at a time so the hash and the file see the same bytes without a
     Python call per row. Leaving the ``with`` block without ``commit`` removes the partial file.
+    The batch loop counts its rows (``counts_rows`` is False: COPY data arrives as bytes).
     """
+
+    counts_rows = False
 
     def __init__(self, path: Path, header: Sequence[str], *, file_mode: int = 0o600):
         self.path = path
-        self.partial_path = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+        self.partial_path = partial_path(path)
         self.rows = 0
         self.bytes = 0
         self._sha = hashlib.sha256()
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        fd = os.open(self.partial_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode)
-        os.fchmod(fd, file_mode)  # whatever the umask
-        self._file = os.fdopen(fd, "wb")
+        # A new file, never one (or a symbolic link) that was already there.
+        self._file = os.fdopen(open_new_file(self.partial_path, file_mode), "wb")
         self._committed = False
         self._csv.writerow(header)
         self._flush()

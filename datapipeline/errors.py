@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Keys used by the anchor product, plus our own for input problems.
+# Keys used by Atlassian's Data pipeline, plus our own for input problems.
 KEY_SCHEMA_DEPRECATED = "export.schema.version.deprecated"
 KEY_SCHEMA_MISSING = "export.schema.version.missing"
 KEY_PRE_VALIDATION_FAILED = "export.pre.validation.failed"

@@ -50,3 +50,49 @@ class PersonalAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (…{self.last_four})"
+
+
+class RequestTimings(models.Model):
+    """Requests one web process served in about a second: ``samples`` is ``[[start unix time, milliseconds], ...]``.
+
+    Written by ``SiteLatencyMiddleware``, read by the adaptive export throttle, purged after ten minutes.
+    """
+
+    published = models.DateTimeField(default=timezone.now, db_index=True)
+    process = models.CharField(max_length=200)
+    samples = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = "request timings"
+        verbose_name_plural = "request timings"
+
+    def __str__(self) -> str:
+        return f"{self.process} at {self.published:%Y-%m-%d %H:%M:%S}: {len(self.samples)} requests"
+
+
+class ChangeLog(models.Model):
+    """A row of an exported dataset changed or disappeared: written by database triggers (see
+    ``datapipeline.changes``), read by incremental exports, purged once no future export can use it.
+
+    ``row_pk`` is the dataset row's primary key (a user's id for the users dataset, whichever of its
+    tables changed); ``key`` the row's export key *before* the change (None for an insert), so a
+    deleted row or a changed key can be reported as a deleted key.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    dataset = models.CharField(max_length=64)
+    row_pk = models.BigIntegerField()
+    key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no old key (insert)
+    changed_at = models.DateTimeField()
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "change log entry"
+        verbose_name_plural = "change log"
+        indexes = [
+            models.Index(fields=["dataset", "changed_at"], name="dp_changelog_dataset_at"),
+            models.Index(fields=["changed_at"], name="dp_changelog_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} {self.row_pk} at {self.changed_at}"

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from .errors import KEY_EXPORT_PATH_INVALID, InvalidParameter
 from .models import ExportPath
@@ -25,15 +24,32 @@ def export_root() -> tuple[Path, bool]:
     return default_root(), False
 
 
+# The operating system's own trees: an export there could overwrite or expose system files.
+SYSTEM_TREES = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run",
+    "/sbin", "/snap", "/sys", "/usr", "/var/cache", "/var/lib", "/var/log", "/var/run", "/var/spool",
+)  # fmt: skip
+SYSTEM_DIRECTORIES = ("/", "/var")  # refused themselves; what lies below them may be fine
+
+
 def validate_export_path(raw: object) -> Path:
-    """Return the path if it is absolute and a writable (or creatable) directory; else raise."""
+    """Return ``raw`` as a Path if it is a safe place for exports; else raise InvalidParameter naming the rule.
+
+    Safe: absolute and already normal (no ``.``, ``..`` or ``//``), outside the operating system's
+    trees and the project's code and database directories, inside DATAPIPELINE_EXPORT_PATH_ROOTS
+    when that lists any, no symbolic link in any existing component, and a directory this process
+    can write (or create). The runner checks again when each export starts.
+    """
     try:
         return _validate_export_path(raw)
-    except (OSError, ValueError) as exc:  # a name too long, an unencodable character, ...
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise InvalidParameter(
-            f"The export path {raw!r} cannot be used: {reason}.", key=KEY_EXPORT_PATH_INVALID
-        ) from None
+    except OSError as exc:  # a name too long, a permission denied on a parent, ...
+        raise _refused(str(raw), f"it cannot be examined: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an unencodable character, ...
+        raise _refused(str(raw), f"it cannot be examined: {exc}") from None
+
+
+def _refused(path: object, rule: str) -> InvalidParameter:
+    return InvalidParameter(f"The export path {path} is refused: {rule}.", key=KEY_EXPORT_PATH_INVALID)
 
 
 def _validate_export_path(raw: object) -> Path:
@@ -41,57 +57,66 @@ def _validate_export_path(raw: object) -> Path:
         raise InvalidParameter("The export path must be a non-empty string.", key=KEY_EXPORT_PATH_INVALID)
     if "\x00" in raw:
         raise InvalidParameter("The export path must not contain NUL characters.", key=KEY_EXPORT_PATH_INVALID)
-    path = Path(raw)
-    if not path.is_absolute():
+    if not raw.startswith("/"):
         raise InvalidParameter(f"The export path must be absolute: {raw!r}.", key=KEY_EXPORT_PATH_INVALID)
-    path = Path(os.path.normpath(path))
-    if path.exists() and not path.is_dir():
-        raise InvalidParameter(f"The export path {path} is a file, not a directory.", key=KEY_EXPORT_PATH_INVALID)
-    # The nearest existing ancestor must let us create what is missing.
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InvalidParameter(
-            f"The export path {path} is not writable (checked {probe}).", key=KEY_EXPORT_PATH_INVALID
-        )
+    text = raw[:-1] if len(raw) > 1 and raw.endswith("/") else raw  # one trailing slash names the same directory
+    parts = text.split("/")[1:]
+    if text != "/" and ("" in parts or "." in parts or ".." in parts):
+        normal = os.path.normpath(text)
+        raise _refused(repr(raw), f"it must be written in normal form, without '.', '..' or '//' (e.g. {normal})")
+    path = Path(text)
+    _check_not_protected(path)
+    _check_allowed_roots(path)
+    _check_no_symlink(path)
     return path
 
 
-@transaction.atomic
-def export_path_set(*, path: object, user: Any = None, via: str = "") -> Path:
-    """Validate and store a custom root export path; recorded in the audit log."""
-    from exports.services import audit_record  # exports depends on this module
-
-    validated = validate_export_path(path)
-    previous, _custom = export_root()
-    ExportPath.objects.all().delete()
-    ExportPath.objects.create(path=str(validated))
-    audit_record(action="export_path.set", user=user, via=via, previous=str(previous), path=str(validated))
-    return validated
+def _inside(path: Path, tree: Path) -> bool:
+    return path == tree or tree in path.parents
 
 
-@transaction.atomic
-def export_path_reset(*, user: Any = None, via: str = "") -> Path:
-    """Drop the custom root export path (back to the default); recorded in the audit log."""
-    from exports.services import audit_record
+def _check_not_protected(path: Path) -> None:
+    if str(path) in SYSTEM_DIRECTORIES:
+        raise _refused(path, "it is an operating-system directory; use a directory of its own, e.g. /srv/exports")
+    for tree in SYSTEM_TREES:
+        if _inside(path, Path(tree)):
+            raise _refused(path, f"it is inside the operating system's directory {tree}")
+    code = Path(settings.BASE_DIR).resolve()
+    var = Path(settings.VAR_DIR).resolve()
+    if _inside(path, code) and not (path != var and var in path.parents):
+        raise _refused(path, f"it is inside the project's code directory {code} (only below {var} is allowed)")
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) not in ("", ":memory:"):
+        database_dir = Path(database["NAME"]).resolve().parent
+        if path == database_dir:
+            raise _refused(path, f"it is the database's directory {database_dir}; use a directory below it")
 
-    previous, _custom = export_root()
-    ExportPath.objects.all().delete()
-    audit_record(action="export_path.reset", user=user, via=via, previous=str(previous), path=str(default_root()))
-    return default_root()
+
+def _check_allowed_roots(path: Path) -> None:
+    roots = [Path(root) for root in getattr(settings, "DATAPIPELINE_EXPORT_PATH_ROOTS", []) if root]
+    if roots and not any(_inside(path, root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise _refused(path, f"it is outside the allowed roots ({allowed}; DATAPIPELINE_EXPORT_PATH_ROOTS)")
 
 
-def ensure_private_dir(path: Path, *, group_readable: bool = False) -> None:
-    """Create ``path`` (and parents) with mode 0700 (0750 when group-readable)."""
-    mode = 0o750 if group_readable else 0o700
-    missing = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    # Every directory we create gets the mode (mkdir(parents=True) would give parents the umask's).
-    for directory in reversed(missing):
-        directory.mkdir(mode=mode, exist_ok=True)
-        os.chmod(directory, mode)
-    os.chmod(path, mode)
+def _check_no_symlink(path: Path) -> None:
+    """Walk from / down: no existing component may be a symbolic link; the last existing one must be writable."""
+    probe = Path("/")
+    for part in path.parts[1:]:
+        child = probe / part
+        try:
+            mode = os.lstat(child).st_mode
+        except FileNotFoundError:
+            break  # the rest is created by the export
+        except NotADirectoryError:
+            raise _refused(path, f"it is not writable: {probe} is not a directory") from None
+        if stat.S_ISLNK(mode):
+            raise _refused(path, f"it contains a symbolic link at {child}, which an export never follows")
+        if not stat.S_ISDIR(mode) and child != path:
+            raise _refused(path, f"it is not writable: {child} is not a directory")
+        probe = child
+    else:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            raise _refused(path, "it is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise _refused(path, f"it is not writable (checked {probe})")

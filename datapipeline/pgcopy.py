@@ -16,6 +16,8 @@ Why the bytes are the same as Python's ``csv`` module with ``QUOTE_MINIMAL`` and
   wrapped in ``NULLIF(..., '')``, and NULL is written as nothing by both;
 * PostgreSQL quotes ``\\.`` only when it is the only column of a row; no entity has one column
   (checked);
+* (Parquet: a typed formatter's SELECT gives ``parquetfile.copy_select_sql``'s forms, passed to the
+  Parquet writer as they come; none of the points below apply.)
 * PostgreSQL ends records with LF: the stream is rewritten LF -> CRLF for record ends only (with
   escaped line breaks no field can hold a line break, so every LF is a record end; with preserved
   line breaks the rewrite tracks whether it is inside a quoted field).
@@ -28,27 +30,28 @@ is off, or PostgreSQL does not know the server's ``TIME_ZONE`` (schema version 1
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 
+from .batches import Batch, FileWriter, OneAtATime
 from .control import ExportControl
-from .csvfile import CsvFileWriter
-from .formatting import URL_FIELD, Dialect, RowFormatter
-from .schema import ENTITY_BY_NAME, INTEGER, JSON_ARRAY, TIMESTAMP, URL, Column, Entity
+from .formatting import Dialect, RowFormatter
+from .kinds import url_part_sql  # noqa: F401 - the benchmark's and tests' name for it
+from .properties import PROPERTIES
+from .registry import Dataset, dataset, opted_out_ids
+from .throttle import AdaptiveThrottle
 
 log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 1 << 20  # COPY data is written to the file in pieces of about this size
-UTC_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-LOCAL_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.MS'
-# Labels PostgreSQL prints like Python's json.dumps(separators=(",", ":")) once ", " becomes ",":
-# arrays of strings (a quote-comma-space-quote cannot occur inside a JSON string: its quotes are escaped).
-JSON_NOT_PLAIN = "(jsonb_typeof({v}) NOT IN ('array', 'string', 'null') OR {v} @? '$[*] ? (@.type() != \"string\")')"
 
 
 def enabled() -> bool:
@@ -56,11 +59,12 @@ def enabled() -> bool:
     return connection.vendor == "postgresql" and getattr(settings, "DATAPIPELINE_PG_COPY", True)
 
 
-def usable(entity: Entity, version: int) -> bool:
-    """Whether this entity and version can be written by COPY with the standard path's bytes."""
-    if not enabled() or len(entity.columns_for(version)) < 2:  # a lone "\." would be quoted
+def usable(dataset: Dataset, version: int, *, typed: bool = False) -> bool:
+    """Whether this dataset and version can be written by COPY with the standard path's bytes (``typed``: values)."""
+    columns = dataset.columns_for(version)
+    if not enabled() or len(columns) < 2:  # a lone "\." would be quoted
         return False
-    if version < 2 and any(c.kind == TIMESTAMP for c in entity.columns_for(version)):
+    if not typed and any(c.kind.needs_time_zone(version) for c in columns):
         return _zone_known(settings.TIME_ZONE)
     return True
 
@@ -75,111 +79,43 @@ def _zone_known(zone: str) -> bool:
     return True
 
 
-def base_queryset(entity: Entity, export_from: Any, opted_out_ids: Sequence[int]) -> QuerySet[Any]:
-    """The rows of the entity, filtered as the standard path filters them."""
-    queryset = entity.queryset()
-    if entity.date_field:
-        queryset = queryset.filter(**{f"{entity.date_field}__gte": export_from})
-    if entity.space_field and opted_out_ids:
-        queryset = queryset.exclude(**{f"{entity.space_field}__in": list(opted_out_ids)})
-    return queryset
-
-
 class Select:
-    """The SELECT of one entity and version: value expressions over ``s.c<i>`` (the formatter's sources)."""
+    """The SELECT of one dataset and version: each column's SQL form (its kind's) over ``s.c<i>``, the
+    formatter's sources."""
 
-    def __init__(self, formatter: RowFormatter, dialect: Dialect, instance_url: str, time_zone: str):
+    def __init__(self, formatter: RowFormatter):
         self.formatter = formatter
         self.sources = formatter.sources  # sources[0] is the primary key
-        self.escape = None if dialect.preserve_line_breaks else dialect.line_break_escape
-        self.time_zone = time_zone
-        self.instance_url = instance_url
+        self.lookups = formatter.dataset.lookups()
+        target = dataclasses.replace(formatter.target, model=formatter.dataset.rows().model)
         expressions: list[str] = []
         params: list[Any] = []
         for column in formatter.columns:
-            sql, column_params = self._column(column)
+            sql, column_params = column.kind.compile_sql(column, target)
             expressions.append(sql)
             params.extend(column_params)
         self.select_list = ", ".join(expressions)
         self.select_params = params
-        self.json_sources = [
-            self._ref(c.source or "") for c in formatter.columns if c.kind == JSON_ARRAY and not c.mapping
-        ]
-        self.line_breaks_possible = self.escape is None or "\r" in self.escape or "\n" in self.escape
+        # Columns whose values the SQL form may print differently: checked per batch by the bound query.
+        self.python_only = {
+            f"c{target.index(c.source_path)}": c.kind.python_only_when
+            for c in formatter.columns
+            if c.kind.python_only_when and not c.mapping
+        }
+        escape = target.escape
+        self.line_breaks_possible = escape is None or "\r" in escape or "\n" in escape
         if any("\r" in v or "\n" in v for c in formatter.columns for v in c.mapping.values()):
             self.line_breaks_possible = True
 
-    def _ref(self, source: str) -> str:
-        return f"s.c{self.sources.index(source)}"
-
-    def _escaped(self, sql: str, params: list[Any]) -> tuple[str, list[Any]]:
-        if self.escape is None:
-            return sql, params
-        e = self.escape
-        return f"replace(replace(replace({sql}, E'\\r\\n', %s), E'\\r', %s), E'\\n', %s)", [*params, e, e, e]
-
-    def _column(self, column: Column) -> tuple[str, list[Any]]:
-        if column.kind == URL:
-            if not column.url:
-                sql, params = self._escaped("%s::text", [self.instance_url])
-                return f"NULLIF({sql}, '')", params
-            pieces: list[str] = ["%s::text"]
-            params = [self.instance_url]
-            rest = column.url
-            position = 0
-            for match in URL_FIELD.finditer(rest):
-                if match.start() > position:
-                    pieces.append("%s::text")
-                    params.append(rest[position : match.start()])
-                pieces.append(f"{self._ref(match.group(1))}::text")
-                position = match.end()
-            if position < len(rest):
-                pieces.append("%s::text")
-                params.append(rest[position:])
-            sql, params = self._escaped("(" + " || ".join(pieces) + ")", params)
-            return f"NULLIF({sql}, '')", params
-        ref = self._ref(column.source or "")
-        if column.mapping:
-            whens = " ".join("WHEN %s THEN %s::text" for _ in column.mapping)
-            params = [x for key, value in column.mapping.items() for x in (key, value)]
-            return f"NULLIF(CASE {ref} {whens} END, '')", params
-        if column.kind == TIMESTAMP:
-            if self.formatter.version >= 2:
-                return f"to_char({ref} AT TIME ZONE 'UTC', '{UTC_FORMAT}')", []
-            return self._local_time(ref)
-        if column.kind == JSON_ARRAY:
-            return (
-                f"CASE jsonb_typeof({ref}) WHEN 'array' THEN replace({ref}::text, '\", \"', '\",\"') "
-                f"WHEN 'null' THEN NULL ELSE '[' || {ref}::text || ']' END",
-                [],
-            )
-        if column.kind == INTEGER:
-            return ref, []
-        sql, params = ref, []
-        limit = column.max_length.get(self.formatter.version)
-        if limit is not None:
-            sql = f"left({sql}, {int(limit)})"
-        sql, params = self._escaped(sql, params)
-        return f"NULLIF({sql}, '')", params
-
-    def _local_time(self, ref: str) -> tuple[str, list[Any]]:
-        """Python's ``isoformat(timespec="milliseconds")`` in the server's zone: ``...+HH:MM`` (``:SS`` if any)."""
-        offset = f"extract(epoch FROM ({ref} AT TIME ZONE %s) - ({ref} AT TIME ZONE 'UTC'))::int"
-        absolute = f"abs({offset})"
-        sql = (
-            f"to_char({ref} AT TIME ZONE %s, '{LOCAL_FORMAT}')"
-            f" || CASE WHEN {offset} < 0 THEN '-' ELSE '+' END"
-            f" || lpad(({absolute} / 3600)::text, 2, '0') || ':' || lpad(({absolute} % 3600 / 60)::text, 2, '0')"
-            f" || CASE WHEN {absolute} % 60 = 0 THEN '' ELSE ':' || lpad(({absolute} % 60)::text, 2, '0') END"
-        )
-        sql = sql.replace("%", "%%").replace("%%s", "%s")
-        zone = self.time_zone
-        return f"CASE WHEN {ref} IS NULL THEN NULL ELSE {sql} END", [zone] * (sql.count("%s"))
+    def _source(self, source: str) -> Any:
+        """The ORM path as an expression; a lookup (a user's key) is read by an index lookup, not joins."""
+        lookup = self.lookups.get(source)
+        return F(source) if lookup is None else lookup.expression()
 
     def inner(self, queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
         """The rows' sources as ``c0, c1, ...`` (Django compiles the joins and filters)."""
-        values = queryset.order_by().values(**{f"c{i}": _source(source) for i, source in enumerate(self.sources)})
-        sql, params = values.query.sql_with_params()
+        names = {f"c{i}": self._source(source) for i, source in enumerate(self.sources)}
+        sql, params = queryset.order_by().values(**names).query.sql_with_params()
         return sql, tuple(params)
 
     def sql(self, queryset: QuerySet[Any]) -> tuple[str, list[Any]]:
@@ -190,52 +126,30 @@ class Select:
         )
 
     def bound_sql(self, queryset: QuerySet[Any], after: Any, limit: int) -> tuple[str, list[Any]]:
-        """How many rows the next batch has, its last primary key, and whether its labels need Python."""
+        """How many rows the next batch has, its last primary key, and whether its values need Python."""
         page = queryset.order_by("pk") if after is None else queryset.filter(pk__gt=after).order_by("pk")
-        names = {"c0": F("pk")} | {r[2:]: F(self.sources[int(r[3:])]) for r in self.json_sources}
+        names = {"c0": F("pk")} | {name: F(self.sources[int(name[1:])]) for name in self.python_only}
         sql, params = page.values(**names)[:limit].query.sql_with_params()
-        plain = " OR ".join(JSON_NOT_PLAIN.format(v=r) for r in self.json_sources) or "false"
+        plain = " OR ".join(when.format(v=f"s.{name}") for name, when in self.python_only.items()) or "false"
         bound = f"SELECT count(*), max(s.c0), coalesce(bool_or({plain}), false) FROM ({sql}) AS s"  # noqa: S608
         return bound, list(params)
 
 
-def _source(source: str) -> Any:
-    """The ORM path as an expression; a user's key is read with an index lookup, not two joins per user.
+def select_sql(which: Dataset | str, version: int, job_like: Any) -> tuple[str, list[Any]]:
+    """The whole dataset's SELECT (ordered by primary key) and its parameters, as the COPY path runs it in batches.
 
-    ``creator__profile__user_key`` joins auth_user and then wiki_profile, and PostgreSQL hashes
-    both whole tables for every batch. A profile's ``user_id`` is unique and the foreign key
-    guarantees the user, so the subquery gives the same value (NULL without a user or a profile).
-    """
-    from wiki.models import Profile
-
-    suffix = "profile__user_key"
-    if source.endswith(suffix):
-        prefix = source[: -len(suffix)]
-        user = OuterRef(f"{prefix[:-2]}_id" if prefix else "pk")
-        return Subquery(Profile.objects.filter(user_id=user).values("user_key")[:1])
-    return F(source)
-
-
-def select_sql(entity: Entity | str, version: int, job_like: Any) -> tuple[str, list[Any]]:
-    """The whole entity's SELECT (ordered by primary key) and its parameters, as the COPY path runs it in batches.
-
-    ``job_like`` needs ``export_from`` and ``opted_out_spaces`` (space keys); the line-break
+    ``job_like`` needs ``export_from`` and ``opted_out_spaces`` (the job's opt-out list); the line-break
     properties and ``INSTANCE_URL`` are read as an export reads them. For measuring the raw
     ``COPY (SELECT ...) TO STDOUT`` time of the same columns.
     """
-    from .properties import get_property
-    from .runner import _opted_out_space_ids
+    chosen = dataset(which) if isinstance(which, str) else which
+    formatter = RowFormatter(chosen, version, Dialect.from_properties(), settings.INSTANCE_URL)
+    opted_out = opted_out_ids(getattr(job_like, "opted_out_spaces", None))
+    return Select(formatter).sql(chosen.queryset(getattr(job_like, "export_from", None), opted_out))
 
-    if isinstance(entity, str):
-        entity = ENTITY_BY_NAME[entity]
-    dialect = Dialect(
-        preserve_line_breaks=get_property("plugin.data.pipeline.embedded.line.break.preserve"),
-        line_break_escape=get_property("plugin.data.pipeline.embedded.line.break.escape.char"),
-    )
-    formatter = RowFormatter(entity, version, dialect, settings.INSTANCE_URL)
-    select = Select(formatter, dialect, settings.INSTANCE_URL, settings.TIME_ZONE)
-    opted_out = _opted_out_space_ids(list(getattr(job_like, "opted_out_spaces", []) or []))
-    return select.sql(base_queryset(entity, getattr(job_like, "export_from", None), opted_out))
+
+def _as_is(data: bytes, inside: bool) -> tuple[bytes, bool]:
+    return data, inside
 
 
 def _crlf_fast(data: bytes, inside: bool) -> tuple[bytes, bool]:
@@ -256,70 +170,72 @@ def _crlf_quoted(data: bytes, inside: bool) -> tuple[bytes, bool]:
     return b'"'.join(parts), inside != ((len(parts) - 1) % 2 == 1)
 
 
-def export_entity(
-    *,
-    entity: Entity,
-    job: Any,
-    formatter: RowFormatter,
-    dialect: Dialect,
-    writer: CsvFileWriter,
-    control: ExportControl,
-    opted_out_ids: list[int],
-    batch_size: int,
-) -> None:
-    """Write the entity's rows with COPY, a keyset batch at a time (see the module docstring)."""
-    select = Select(formatter, dialect, settings.INSTANCE_URL, settings.TIME_ZONE)
-    queryset = base_queryset(entity, job.export_from, opted_out_ids)
-    control.start_entity(entity.name, queryset.count())
-    convert = _crlf_quoted if select.line_breaks_possible else _crlf_fast
-    batches = _Batches(select, queryset, batch_size, convert)
-    if _two_streams(control):
-        _export_two_streams(entity, formatter, writer, control, batches)
-        return
-    import psycopg
+# A batch is small: parallel workers and JIT compilation cost more than they save. work_mem lets a
+# batch's sort by primary key stay in memory (with the default 4 MB a batch of pages spills to disk).
+BATCH_SETTINGS = "SET max_parallel_workers_per_gather = 0; SET jit = off; SET work_mem = '64MB'"
 
-    last_pk = None
-    while True:
-        outermost = not connection.in_atomic_block
-        with transaction.atomic():
-            connection.ensure_connection()
-            cursor = psycopg.ClientCursor(connection.connection)
-            if outermost:  # the bound and the rows see the same snapshot
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute(BATCH_SETTINGS.replace("SET ", "SET LOCAL "))
-            count, high, needs_python = batches.bound(cursor, last_pk)
-            if count:
-                if needs_python:
-                    _write_in_python(formatter, writer, batches.rows(last_pk, high), batch_size)
-                else:
-                    batches.copy(cursor, last_pk, high, writer.write_bytes)
-            cursor.close()
-        if not count:
-            break
-        writer.rows += count
-        last_pk = high
-        control.after_batch(entity.name, count)
-        if count < batch_size:
-            break
+# With the batch-size property at its default, rows per COPY batch follow the data's width: about
+# TARGET_BATCH_BYTES of CSV a batch (two batches are in memory when two connections read), at least the
+# default's rows and at most MAX_BATCH_ROWS. A batch size set by the administrator is kept as set.
+# Narrow rows (comments, events, users) then come in batches large enough that hashing the profiles
+# once per batch beats looking a user's key up per row (JOIN_FROM_ROWS).
+TARGET_BATCH_BYTES = 16 << 20
+MAX_BATCH_ROWS = 100_000
+JOIN_FROM_ROWS = 20_000
+# A Parquet export's batches (typed COPY data for the Parquet writer) aim at fewer bytes, and may hold fewer rows
+# than the default (wide pages): the process also holds pyarrow and the writer's parse pieces, so the two batches
+# in memory are kept small. Measured on the full-scale site: the COPY time per row barely changes (2 MB batches
+# were slower and no smaller at the peak; see README, Parquet vs CSV).
+TYPED_BATCH_BYTES = 4 << 20
+TYPED_MIN_BATCH_ROWS = 500
 
-
-# A batch is small: parallel workers and JIT compilation cost more than they save.
-BATCH_SETTINGS = "SET max_parallel_workers_per_gather = 0; SET jit = off"
-
-
-# Stand-ins for a batch's bounds while Django compiles its SQL once (in range for an integer key).
+# Stand-ins for a batch's bounds and row limit while Django compiles its SQL once (in range for an integer key).
 _LOW, _HIGH = -2_147_483_001, -2_147_483_002
+_LIMIT = 2_147_483_003
+# A Lookup's subquery as Django compiles it: the value, the lookup table, its unique column, the row's column.
+_LOOKUP_SUBQUERY = re.compile(
+    r'\(SELECT U0\."(\w+)" AS "\1" FROM "(\w+)" U0 WHERE U0\."(\w+)" = \(("\w+"\."\w+")\) LIMIT 1\)'
+)
+
+
+def _lookups_joined(template: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    """The same SELECT with each lookup subquery (a user's key) turned into a LEFT JOIN (one hash per batch).
+
+    A lookup's column is unique, so the join gives each row at most one value, as ``LIMIT 1`` did.
+    """
+    sql, params = template
+    joins: list[str] = []
+
+    def joined(match: re.Match[str]) -> str:
+        value, table, unique, outer = match.groups()
+        alias = f"lk{len(joins)}"
+        joins.append(f' LEFT OUTER JOIN "{table}" "{alias}" ON ("{alias}"."{unique}" = {outer})')
+        return f'"{alias}"."{value}"'
+
+    sql = _LOOKUP_SUBQUERY.sub(joined, sql)
+    if not joins:
+        return template
+    start = sql.index(' FROM "')
+    end = sql.index(" ", sql.index('"', start + 7) + 1)  # after the base table's name
+    return sql[:end] + "".join(joins) + sql[end:], params
 
 
 class _Batches:
-    """The bound query and the COPY of one batch, compiled once, runnable on any psycopg connection."""
+    """The bound query and the COPY of one batch, compiled once, runnable on any psycopg connection.
 
-    def __init__(self, select: Select, queryset: QuerySet[Any], batch_size: int, convert: Any):
+    ``limit`` is the next batch's row count; ``learn`` sets it from the bytes the last batch gave.
+    """
+
+    def __init__(self, select: Select, queryset: QuerySet[Any], batch_size: int, convert: Any, *, typed: bool = False):
         self.queryset, self.batch_size, self.convert = queryset, batch_size, convert
-        self._bound_first = select.bound_sql(queryset, None, batch_size)
-        self._bound_next = select.bound_sql(queryset, _LOW, batch_size)
-        self._copy_first = select.sql(queryset.filter(pk__lte=_HIGH))
-        self._copy_next = select.sql(queryset.filter(pk__gt=_LOW, pk__lte=_HIGH))
+        self.limit = batch_size
+        self.target_bytes = TYPED_BATCH_BYTES if typed else TARGET_BATCH_BYTES
+        self.min_rows = min(batch_size, TYPED_MIN_BATCH_ROWS) if typed else batch_size
+        self._bound_first = _limit_parameter(select.bound_sql(queryset, None, _LIMIT))
+        self._bound_next = _limit_parameter(select.bound_sql(queryset, _LOW, _LIMIT))
+        copy_first = select.sql(queryset.filter(pk__lte=_HIGH))
+        copy_next = select.sql(queryset.filter(pk__gt=_LOW, pk__lte=_HIGH))
+        self._copy = {False: (copy_first, copy_next), True: (_lookups_joined(copy_first), _lookups_joined(copy_next))}
 
     @staticmethod
     def _bind(template: tuple[str, list[Any]], low: Any, high: Any = None) -> tuple[str, list[Any]]:
@@ -327,44 +243,73 @@ class _Batches:
         marks = {_LOW: low, _HIGH: high}
         return sql, [marks[p] if type(p) is int and p in marks else p for p in params]
 
-    def bound(self, cursor: Any, after: Any) -> tuple[int, Any, bool]:
-        cursor.execute(*self._bind(self._bound_first if after is None else self._bound_next, after))
+    def bound(self, cursor: Any, after: Any, limit: int) -> tuple[int, Any, bool]:
+        sql, params = self._bind(self._bound_first if after is None else self._bound_next, after)
+        cursor.execute(sql, [*params, limit])
         count, high, needs_python = cursor.fetchone()
         return count, high, needs_python
+
+    def learn(self, rows: int, size: int) -> None:
+        """Size the next batch to about ``target_bytes`` from the last one's bytes per row (default size only)."""
+        if rows and size and self.batch_size == default_batch_size():
+            self.limit = max(self.min_rows, min(MAX_BATCH_ROWS, self.target_bytes * rows // size))
 
     def rows(self, after: Any, high: Any) -> QuerySet[Any]:
         batch = self.queryset.filter(pk__lte=high)
         return batch if after is None else batch.filter(pk__gt=after)
 
-    def copy(self, cursor: Any, after: Any, high: Any, write: Any) -> None:
-        sql, params = self._bind(self._copy_first if after is None else self._copy_next, after, high)
+    def copy(self, cursor: Any, after: Any, high: Any, count: int, write: Any) -> int:
+        """COPY the batch's rows through ``write``; returns the bytes written."""
+        first, following = self._copy[count >= JOIN_FROM_ROWS]
+        sql, params = self._bind(first if after is None else following, after, high)
         buffer = bytearray()
         inside = False
+        written = 0
         with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
             for data in copy:
                 buffer += data
                 if len(buffer) >= FLUSH_BYTES:
                     out, inside = self.convert(bytes(buffer), inside)
                     write(out)
+                    written += len(out)
                     buffer.clear()
         if buffer:
             out, inside = self.convert(bytes(buffer), inside)
             write(out)
+            written += len(out)
+        return written
 
 
-def _write_in_python(formatter: RowFormatter, writer: CsvFileWriter, rows: QuerySet[Any], batch_size: int) -> None:
+def default_batch_size() -> int:
+    """The batch-size property's default: the one size the COPY path adapts to the rows' width."""
+    prop = PROPERTIES["plugin.data.pipeline.export.batch.size"]
+    return prop.parse(prop.default)
+
+
+def _limit_parameter(template: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    """The bound query with its row limit as the last parameter (the limit changes from batch to batch)."""
+    sql, params = template
+    marker = f"LIMIT {_LIMIT}"
+    if sql.count(marker) != 1 or ("%s" in sql and sql.rindex("%s") > sql.index(marker)):
+        raise ValueError(f"Unexpected bound query: {sql}")
+    return sql.replace(marker, "LIMIT %s"), params
+
+
+def _write_in_python(formatter: RowFormatter, writer: FileWriter, rows: QuerySet[Any], batch_size: int) -> None:
     values = rows.order_by("pk").values_list(*formatter.sources)
     writer.write_rows(map(formatter.format, values.iterator(chunk_size=batch_size)))
 
 
 def _two_streams(control: ExportControl) -> bool:
-    """Unthrottled, outside a transaction: a second connection reads the next batch while this one is written.
+    """Unthrottled or adaptive, outside a transaction: a second connection can read the next batch while this one
+    is written.
 
-    With a throttle the export is meant to leave the database alone during its pauses, so it
-    reads one batch at a time; inside a transaction (tests) another connection would not see its rows.
+    A fixed throttle is meant to leave the database alone during its pauses, so it reads one batch at a
+    time; an adaptive one reads ahead only while it sees an idle site (``ExportControl.prefetch_allowed``).
+    Inside a transaction (tests) another connection would not see its rows.
     """
     return (
-        control.throttle_ratio == 0
+        (control.throttle is None or isinstance(control.throttle, AdaptiveThrottle))
         and getattr(settings, "DATAPIPELINE_PG_COPY_STREAMS", 2) >= 2
         and not connection.in_atomic_block
     )
@@ -385,27 +330,101 @@ def _connect() -> Any:
     return conn
 
 
-def _export_two_streams(
-    entity: Entity, formatter: RowFormatter, writer: CsvFileWriter, control: ExportControl, batches: _Batches
-) -> None:
+def copy_source(
+    formatter: RowFormatter, queryset: QuerySet[Any], batch_size: int, writer: FileWriter, control: ExportControl
+) -> OneStream | TwoStreams:
+    """The batches of the dataset's rows as COPY bytes, on one connection or two (see ``_two_streams``)."""
+    select = Select(formatter)
+    if formatter.target.typed:  # Parquet's writer parses PostgreSQL's CSV as it comes
+        convert: Any = _as_is
+    else:
+        convert = _crlf_quoted if select.line_breaks_possible else _crlf_fast
+    batches = _Batches(select, queryset, batch_size, convert, typed=formatter.target.typed)
+    stream = TwoStreams if _two_streams(control) else OneStream
+    return stream(batches, formatter, writer)
+
+
+class OneStream(OneAtATime):
+    """Each batch's bound query and COPY in one short REPEATABLE READ transaction on Django's connection, the COPY
+    data written to the file as it comes."""
+
+    def __init__(self, batches: _Batches, formatter: RowFormatter, writer: FileWriter):
+        self.batches, self.formatter, self.writer = batches, formatter, writer
+
+    def _batch(self, after: Any) -> Batch:
+        import psycopg
+
+        batches = self.batches
+        outermost = not connection.in_atomic_block
+        with transaction.atomic():
+            connection.ensure_connection()
+            cursor = psycopg.ClientCursor(connection.connection)
+            if outermost:  # the bound and the rows see the same snapshot
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(BATCH_SETTINGS.replace("SET ", "SET LOCAL "))
+            limit = batches.limit
+            count, high, needs_python = batches.bound(cursor, after, limit)
+            if count and needs_python:
+                _write_in_python(self.formatter, self.writer, batches.rows(after, high), batches.batch_size)
+            elif count:
+                batches.learn(count, batches.copy(cursor, after, high, count, self.writer.write_bytes))
+            cursor.close()
+        return Batch(count, high, limit, _written)
+
+
+def _written() -> None:
+    """A batch written while it was read."""
+
+
+class TwoStreams:
     """Batch k+1's COPY runs on the other connection while batch k is written; files are written in order.
 
     Each batch's bound query and COPY share one REPEATABLE READ transaction on its connection. At
-    most two batches are in memory (~15 MB for 5,000 pages).
+    most two batches are in memory (~15 MB for 5,000 pages). Leaving the block on an error (cancelled,
+    disk full, shutdown) stops the batch being read on the other connection.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor
 
-    connections = [_connect(), _connect()]
+    reads_ahead = True
 
-    def read(index: int, low: Any, bound: Future[Any]) -> list[bytes]:
-        conn = connections[index % 2]
+    def __init__(self, batches: _Batches, formatter: RowFormatter, writer: FileWriter):
+        self.batches, self.formatter, self.writer = batches, formatter, writer
+        self.connections = [_connect(), _connect()]
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pgcopy")
+        self.index = -1
+
+    def __enter__(self) -> TwoStreams:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        try:
+            if error is not None:
+                for conn in self.connections:
+                    conn.cancel_safe()
+        finally:
+            self.executor.shutdown(wait=True)
+            for conn in self.connections:
+                conn.close()
+
+    def read(self, after: Any) -> Callable[[], Batch]:
+        """Start reading the batch after ``after`` on the next connection; the callable waits for its bound."""
+        self.index += 1
+        bound: Future[Any] = Future()
+        chunks = self.executor.submit(self._read, self.connections[self.index % 2], after, self.batches.limit, bound)
+
+        def batch() -> Batch:
+            count, high, needs_python, limit = bound.result()
+            return Batch(count, high, limit, lambda: self._write(chunks, after, high, count, needs_python))
+
+        return batch
+
+    def _read(self, conn: Any, after: Any, limit: int, bound: Future[Any]) -> list[bytes]:
         try:
             with conn.cursor() as cursor:
-                count, high, needs_python = batches.bound(cursor, low)
-                bound.set_result((count, high, needs_python))
+                count, high, needs_python = self.batches.bound(cursor, after, limit)
+                bound.set_result((count, high, needs_python, limit))
                 chunks: list[bytes] = []
                 if count and not needs_python:
-                    batches.copy(cursor, low, high, chunks.append)
+                    self.batches.copy(cursor, after, high, count, chunks.append)
             conn.commit()
             return chunks
         except BaseException as exc:
@@ -414,36 +433,12 @@ def _export_two_streams(
             conn.rollback()
             raise
 
-    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pgcopy")
-    try:
-        bound: Future[Any] = Future()
-        pending = [(bound, executor.submit(read, 0, None, bound))]
-        index = 0
-        last_pk = None
-        while pending:
-            bound, chunks = pending.pop(0)
-            count, high, needs_python = bound.result()
-            if count == batches.batch_size:  # start the next batch on the other connection now
-                index += 1
-                following: Future[Any] = Future()
-                pending.append((following, executor.submit(read, index, high, following)))
-            data = chunks.result()
-            if not count:
-                break
-            if needs_python:
-                _write_in_python(formatter, writer, batches.rows(last_pk, high), batches.batch_size)
-            else:
-                for piece in data:
-                    writer.write_bytes(piece)
-            del data, chunks  # let the batch go before waiting for the next one (two batches in memory at most)
-            writer.rows += count
-            last_pk = high
-            control.after_batch(entity.name, count)
-    except BaseException:  # cancelled, disk full, shutdown: stop the batch being read on the other connection
-        for conn in connections:
-            conn.cancel_safe()
-        raise
-    finally:
-        executor.shutdown(wait=True)
-        for conn in connections:
-            conn.close()
+    def _write(self, chunks: Future[list[bytes]], after: Any, high: Any, count: int, needs_python: bool) -> None:
+        data = chunks.result()
+        if count and needs_python:
+            _write_in_python(self.formatter, self.writer, self.batches.rows(after, high), self.batches.batch_size)
+        elif count:
+            for piece in data:
+                self.writer.write_bytes(piece)
+            self.batches.learn(count, sum(map(len, data)))
+        data.clear()  # let the batch go before waiting for the next one (two batches in memory at most)

@@ -3,16 +3,22 @@
 A property's value comes from, in order: the admin (a ``ConfigProperty`` row), the
 environment (the name upper-cased with dots as underscores, e.g.
 ``PLUGIN_DATA_PIPELINE_OPTOUT_COUNT_LIMIT``), ``settings.DATAPIPELINE_PROPERTIES``, the default.
+A value from any source that does not parse (a bad environment variable, say) is logged as an
+error and the property's default applies, so a typo never switches a guard off or stops exports.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 def parse_bool(raw: str) -> bool:
@@ -24,10 +30,20 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def parse_finite_float(raw: str) -> float:
+    """A number; nan, inf and values too large for a float (1e400) are refused: they would disable any guard."""
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw.strip()!r}")
+    return value
+
+
 def parse_gigabytes(raw: str) -> float:
     """'5', '5GB', '0.5 GB' -> 5.0, 5.0, 0.5; '-1' disables the check."""
-    text = raw.strip().upper().removesuffix("GB").strip()
-    value = float(text)
+    text = raw.strip()
+    if text.upper().endswith("GB"):
+        text = text[:-2].strip()
+    value = parse_finite_float(text)
     if value < 0 and value != -1:
         raise ValueError(f"expected a size in GB or -1, got {raw!r}")
     return value
@@ -41,9 +57,28 @@ def parse_non_negative_int(raw: str) -> int:
 
 
 def parse_non_negative_float(raw: str) -> float:
-    value = float(raw.strip())
+    value = parse_finite_float(raw.strip())
     if value < 0:
         raise ValueError(f"expected a number of at least 0, got {raw!r}")
+    return value
+
+
+def parse_throttle(raw: str) -> float | str:
+    """'adaptive' (follow the site's latency) or a fixed ratio of at least 0 (0: no throttle)."""
+    if raw.strip().lower() == "adaptive":
+        return "adaptive"
+    try:
+        float(raw)
+    except ValueError:
+        raise ValueError(f"expected adaptive, or a number of at least 0, got {raw!r}") from None
+    return parse_non_negative_float(raw)
+
+
+def parse_parquet_compression(raw: str) -> str:
+    """'zstd' (smaller files) or 'snappy' (for readers that cannot decompress zstd); case-insensitive."""
+    value = raw.strip().lower()
+    if value not in {"zstd", "snappy"}:
+        raise ValueError(f"expected zstd or snappy, got {raw!r}")
     return value
 
 
@@ -100,16 +135,48 @@ PROPERTIES: dict[str, Property] = {
         ),
         Property(
             "plugin.data.pipeline.throttle.ratio",
-            "1.0",
-            parse_non_negative_float,
-            "Seconds the export pauses for each second of export work, so the site stays fast; "
-            "0 turns the throttle off (a dedicated node or an off-hours run).",
+            "adaptive",
+            parse_throttle,
+            "How the export leaves room for the site. adaptive: pause only while the site's own requests "
+            "are slower during the export's work than during its pauses, as much as it takes (no pause on an idle "
+            "site). A number: pause that many seconds for each second of export work. 0 turns the throttle off "
+            "(a dedicated node or an off-hours run).",
+        ),
+        Property(
+            "plugin.data.pipeline.parquet.compression",
+            "zstd",
+            parse_parquet_compression,
+            "How Parquet files are compressed: zstd (smaller files, read by current Spark, DuckDB, pandas and "
+            "Power BI) or snappy (for older readers that cannot decompress zstd). CSV files are not compressed.",
         ),
         Property(
             "plugin.data.pipeline.export.group.readable",
             "false",
             parse_bool,
             "Create export directories 0750 and files 0640 (group may read) instead of the private 0700 and 0600.",
+        ),
+        Property(
+            "plugin.data.pipeline.incremental.lookback.seconds",
+            "300",
+            parse_non_negative_int,
+            "An incremental export counts changes from its base export's start minus this many seconds, so a "
+            "row committed late (stamped before the base started) is never lost; such a row may then appear in "
+            "two consecutive exports.",
+        ),
+        Property(
+            "plugin.data.pipeline.incremental.reconcile.every",
+            "0",
+            parse_non_negative_int,
+            "Every this many incremental exports in a chain, compare the keys of the chain's files with the keys "
+            "the site holds and report those gone around the change log (a TRUNCATE, triggers disabled) as "
+            "deleted. 0: only when asked (export_start --reconcile).",
+        ),
+        Property(
+            "plugin.data.pipeline.incremental.reconcile.max.deleted.share",
+            "0.05",
+            parse_non_negative_float,
+            "A reconciliation that finds more than this share of a dataset's keys gone without a change-log "
+            "record fails the export, unless forceExport (then they are reported and the job warns).",
         ),
     ]
 }
@@ -140,8 +207,23 @@ def get_property(name: str) -> Any:
     except KeyError:
         raise UnknownProperty(name) from None
     stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
-    raw, _source = _raw_value(prop, stored)
-    return prop.parse(raw)
+    raw, source = _raw_value(prop, stored)
+    problem = _problem(prop, raw, source)
+    if problem is None:
+        return prop.parse(raw)
+    log.error("Configuration property %s: %s.", name, problem)
+    return prop.parse(prop.default)
+
+
+def _problem(prop: Property, raw: str, source: str) -> str | None:
+    """Why a value from the admin, env or settings is not used (it does not parse), else None."""
+    if source == "default":
+        return None
+    try:
+        prop.parse(raw)
+    except ValueError as exc:
+        return f"the value {raw!r} from {source} is invalid ({exc}); its default {prop.default!r} applies"
+    return None
 
 
 def property_values() -> list[dict[str, Any]]:
@@ -159,31 +241,15 @@ def property_values() -> list[dict[str, Any]]:
                 "source": source,
                 "default": prop.default,
                 "description": prop.description,
+                "problem": _problem(prop, raw, source),
             }
         )
     return values
 
 
-def property_set(*, name: str, value: str, user: Any = None, via: str = "") -> None:
-    """Store a property's value (admin, commands); a value that does not parse raises ValueError."""
-    from exports.services import audit_record  # exports depends on this module
-
+def property_source(name: str) -> tuple[str, str]:
+    """A property's raw value now and where it comes from (``admin``, ``env``, ``settings``, ``default``)."""
     from .models import ConfigProperty
 
-    if name not in PROPERTIES:
-        raise UnknownProperty(name)
-    PROPERTIES[name].parse(value)
     stored = ConfigProperty.objects.filter(key=name).values_list("value", flat=True).first()
-    previous, source = _raw_value(PROPERTIES[name], stored)
-    ConfigProperty.objects.update_or_create(key=name, defaults={"value": value})
-    audit_record(action="property.set", user=user, via=via, name=name, value=value, previous=previous, source=source)
-
-
-def property_reset(*, name: str, user: Any = None, via: str = "") -> None:
-    """Drop the admin's value of a property: env, settings or the default apply again."""
-    from exports.services import audit_record
-
-    from .models import ConfigProperty
-
-    deleted, _ = ConfigProperty.objects.filter(key=name).delete()
-    audit_record(action="property.reset", user=user, via=via, name=name, existed=bool(deleted))
+    return _raw_value(PROPERTIES[name], stored)

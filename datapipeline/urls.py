@@ -9,7 +9,7 @@ from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from exports.api import ExportApi, ExportPathApi, HistoryApi, ScheduleApi, SchemaVersionsApi
+from exports.api import ExportApi, ExportPathApi, HistoryApi, ScheduleApi, SchemaDatasetsApi, SchemaVersionsApi
 from optout.api import OptOutApi
 
 from .api_base import PingApi, UnknownEndpointApi
@@ -21,6 +21,7 @@ endpoints = [
     path("history", HistoryApi.as_view(), name="history"),
     path("config/export-path", ExportPathApi.as_view(), name="export-path"),
     path("config/schema", SchemaVersionsApi.as_view(), name="schema"),
+    path("config/schema/<str:version>", SchemaDatasetsApi.as_view(), name="schema-datasets"),
     path("config/schedule", ScheduleApi.as_view(), name="schedule"),
     path("config/optout", OptOutApi.as_view(), name="optout"),
     path("ping", PingApi.as_view(), name="ping"),

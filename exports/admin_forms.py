@@ -3,17 +3,44 @@ the admin shows the same messages as the REST API and the commands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 
 from datapipeline.properties import PROPERTIES
 from datapipeline.schema import DEFAULT_VERSION, VERSIONS
 
-WEEKDAYS = [("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"), ("fri", "Friday"),
-            ("sat", "Saturday"), ("sun", "Sunday")]  # fmt: skip
+from .inputs import FULL_NAMES, WEEKDAYS, token_expiry, whole_number_or_text
+
+DAY_CHOICES = [(day, full.capitalize()) for day, full in zip(WEEKDAYS, FULL_NAMES, strict=True)]
+
+
+def checked(rule: Callable[[Any], object], value: Any) -> Any:
+    """``value`` once an input-layer ``rule`` (raising ValueError) accepts it; else its message as the field's error."""
+    try:
+        rule(value)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
+    return value
+
+
+MODE_CHOICES = [("FULL", "Everything after fromDate"), ("INCREMENTAL", "Only what changed since the last export")]
 
 
 def schema_choices() -> list[tuple[str, str]]:
     return [(str(v.version), f"{v.version} ({v.status})") for v in VERSIONS]
+
+
+def format_field() -> forms.CharField:
+    """The files' format: a CharField behind a select (an unknown value reaches the service, which words the error)."""
+    return forms.CharField(
+        label="Format",
+        required=False,
+        initial="csv",
+        help_text="CSV (the compatible default) or Parquet (typed, exact text, smaller files).",
+        widget=forms.Select(choices=[("csv", "CSV"), ("parquet", "Parquet")]),
+    )
 
 
 class StartExportForm(forms.Form):
@@ -27,9 +54,13 @@ class StartExportForm(forms.Form):
     schema_version = forms.CharField(
         label="Schema version", required=False, initial=str(DEFAULT_VERSION), widget=forms.Select(choices=[])
     )
+    file_format = format_field()
     force_export = forms.BooleanField(
         label="Force export", required=False, help_text="Turn pre-validation failures into warnings."
     )
+    # Text behind radio buttons: the service validates the value (the same message as the API).
+    mode = forms.CharField(label="What to export", required=False, initial="FULL",
+                           widget=forms.RadioSelect(choices=MODE_CHOICES))  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -46,9 +77,6 @@ class OptOutAddForm(forms.Form):
         label="Skip unknown keys", required=False, help_text="Add the keys that exist and ignore the others."
     )
 
-    def cleaned_keys(self) -> list[str]:
-        return [k for k in self.cleaned_data["keys"].replace(",", " ").split() if k]
-
 
 class ExportPathForm(forms.Form):
     path = forms.CharField(label="Custom export path", widget=forms.TextInput(attrs={"size": 70}))
@@ -56,14 +84,16 @@ class ExportPathForm(forms.Form):
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100, widget=forms.TextInput(attrs={"size": 40}))
+    # Checked by ``exports.inputs.token_expiry``: the same rule and words as the command.
     expiry_days = forms.IntegerField(
         label="Expires in (days)",
         required=False,
-        min_value=1,
-        max_value=3650,
         initial=90,
         help_text="Empty: the token never expires.",
     )
+
+    def clean_expiry_days(self) -> int | None:
+        return checked(token_expiry, self.cleaned_data.get("expiry_days"))
 
 
 class PropertiesForm(forms.Form):
@@ -87,10 +117,12 @@ class ScheduleForm(forms.Form):
 
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
     days = forms.MultipleChoiceField(
-        label="Days", choices=WEEKDAYS, required=False, widget=forms.CheckboxSelectMultiple
+        label="Days", choices=DAY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
     repeat_interval_weeks = forms.CharField(label="Repeat every (weeks)", initial="1", help_text="1 to 52.")
-    time = forms.CharField(label="Time", initial="02:00:00", help_text="HH:MM:SS (or HH:MM) in the server time zone.")
+    time = forms.CharField(
+        label="Time", initial="02:00:00", help_text="HH:MM or HH:MM:SS (24-hour) in the server time zone."
+    )
     window = forms.ChoiceField(
         label="Data window",
         choices=[
@@ -107,6 +139,9 @@ class ScheduleForm(forms.Form):
         label="fromDate", required=False, help_text="ISO 8601 with an offset, e.g. 2026-01-31T00:00:00Z."
     )
     schema_version = forms.CharField(label="Schema version", required=False, widget=forms.Select(choices=[]))
+    mode = forms.CharField(label="What to export", required=False, initial="FULL",
+                           widget=forms.RadioSelect(choices=MODE_CHOICES))  # fmt: skip
+    file_format = format_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,26 +151,16 @@ class ScheduleForm(forms.Form):
         """The keyword arguments of ``schedule_set``: whole numbers as ints, anything else as typed."""
         data = self.cleaned_data
         window = data["window"]
-        time_text = data["time"].strip()
-        if len(time_text) == 5 and time_text[2] == ":":
-            time_text += ":00"
+        number = whole_number_or_text
         return {
             "enabled": data["enabled"],
             "days": data["days"],
-            "repeat_interval_weeks": as_int(data["repeat_interval_weeks"]),
-            "time": time_text,
+            "repeat_interval_weeks": number(data["repeat_interval_weeks"]),
+            "time": data["time"],  # HH:MM or HH:MM:SS, read by the service like every interface
             "from_date": (data["from_date"] or None) if window == "absolute" else None,
-            "rolling_window_months": as_int(data["rolling_window_months"]) if window == "months" else None,
-            "rolling_window_days": as_int(data["rolling_window_days"]) if window == "days" else None,
-            "schema_version": as_int(data["schema_version"]) if data["schema_version"] else None,
+            "rolling_window_months": number(data["rolling_window_months"]) if window == "months" else None,
+            "rolling_window_days": number(data["rolling_window_days"]) if window == "days" else None,
+            "schema_version": number(data["schema_version"]) if data["schema_version"] else None,
+            "mode": data["mode"] or None,
+            "file_format": data["file_format"] or None,
         }
-
-
-def as_int(value: str) -> int | str | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return text  # the service names the field and the bad value

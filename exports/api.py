@@ -1,4 +1,4 @@
-"""REST views for exports (SPEC §6): start, status, cancel, history, export path, schema versions.
+"""REST views for exports under /rest/datapipeline/: start, status, cancel, history, export path, schema versions.
 
 Each view validates its input, calls one service or selector and serializes the answer; errors
 become the compatible error body in ``datapipeline.api_errors``.
@@ -9,33 +9,85 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from datapipeline.api_base import (
-    AUTH_ERRORS,
     MAX_DB_INT,
     ErrorEntrySerializer,
     ErrorSerializer,
+    GivenBooleanField,
+    GivenCharField,
+    GivenIntegerField,
     StrictSerializer,
+    body_or_empty,
+    integer_parameter,
+    operation,
+    or_empty_object,
     validated,
 )
 from datapipeline.api_errors import error_body
-from datapipeline.errors import KEY_JOB_NOT_FOUND, Conflict, NotFound
-from datapipeline.paths import export_path_reset, export_path_set, export_root
-from datapipeline.schema import VERSIONS
+from datapipeline.errors import Conflict
+from datapipeline.paths import export_root
+from datapipeline.schema import VERSIONS, version_info
+from datapipeline.schema_reference import describe_datasets
 
+from .api_fields import (
+    SCHEMA_VERSION_VALUES,
+    AbsolutePathField,
+    DateTimeTextField,
+    SchemaVersionField,
+    TimeOfDayField,
+    WeekdaysField,
+    any_case,
+    any_case_text,
+    bounded_integer,
+)
+from .configuration import export_path_reset, export_path_set
+from .inputs import (
+    ACCEPTED_DAYS,
+    EXPORT_FORMATS,
+    EXPORT_MODES,
+    MAX_ROLLING_DAYS,
+    MAX_ROLLING_MONTHS,
+    MAX_WEEKS,
+    MIN_WEEKS,
+    parse_schema_version,
+)
+from .jobs import export_cancel
 from .models import JobStatus, Trigger
-from .schedules import schedule_delete, schedule_get, schedule_set, schedule_to_dict
+from .schedules import (
+    schedule_delete,
+    schedule_get,
+    schedule_set,
+    schedule_to_dict,
+)
 from .selectors import job_current_or_last, job_list, job_to_dict
-from .services import export_cancel, export_start
+from .services import export_start
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
-KEY_SCHEDULE_NOT_FOUND = "schedule.not.found"
+JOB_ID_HELP = "A job id (1 or more); default the latest. Given empty, it is refused."
+LIMIT_HELP = f"Page size, 1..{MAX_PAGE_SIZE}; default {DEFAULT_PAGE_SIZE}."
+STATUS_SUMMARY = "The running export, else the last one; an empty object before any export ran"
+SCHEDULE_SUMMARY = "The export schedule and its next run; an empty object when none is set"
+PATH_SET_SUMMARY = "Set a custom root export path (absolute; a writable or creatable directory)"
+# The schedule's JSON names and the arguments of ``schedule_set`` (``exports.inputs.parse_schedule``).
+SCHEDULE_ARGUMENTS = {
+    "days": "days",
+    "repeatIntervalInWeeks": "repeat_interval_weeks",
+    "time": "time",
+    "fromDate": "from_date",
+    "rollingWindowDays": "rolling_window_days",
+    "rollingWindowMonths": "rolling_window_months",
+    "schemaVersion": "schema_version",
+    "format": "file_format",
+    "enabled": "enabled",
+    "mode": "mode",
+}
 
 
 class SchemaInfoSerializer(serializers.Serializer):
@@ -49,6 +101,10 @@ class JobSerializer(serializers.Serializer):
     class ConfigSerializer(serializers.Serializer):
         exportFrom = serializers.DateTimeField()
         forcedExport = serializers.BooleanField()
+        sinceJobId = serializers.IntegerField(allow_null=True, help_text="INCREMENTAL: the base job.")
+        changesSince = serializers.DateTimeField(allow_null=True, help_text="INCREMENTAL: changes counted from.")
+        format = serializers.ChoiceField(choices=EXPORT_FORMATS)
+        reconcile = serializers.BooleanField(help_text="INCREMENTAL: the base chain's keys are reconciled.")
 
     class StatisticsSerializer(serializers.Serializer):
         exportedEntities = serializers.IntegerField()
@@ -66,6 +122,7 @@ class JobSerializer(serializers.Serializer):
     completedTime = serializers.DateTimeField(allow_null=True)
     cancelledTime = serializers.DateTimeField(allow_null=True)
     schema = SchemaInfoSerializer()
+    mode = serializers.ChoiceField(choices=["FULL", "INCREMENTAL"])
     config = ConfigSerializer()
     statistics = StatisticsSerializer()
     warnings = ErrorEntrySerializer(many=True)
@@ -93,15 +150,18 @@ class ExportApi(APIView):
         class Meta:
             ref_name = "ExportStartQuery"
 
-        fromDate = serializers.CharField(required=False, allow_blank=True, max_length=100)
-        forceExport = serializers.BooleanField(required=False, default=False)
-        schemaVersion = serializers.CharField(required=False, allow_blank=True, max_length=20)
+        # Given empty, a parameter is refused rather than read as absent.
+        fromDate = GivenCharField(required=False, max_length=100, trim_whitespace=False)
+        forceExport = GivenBooleanField(required=False, default=False)
+        schemaVersion = GivenCharField(required=False, max_length=20, trim_whitespace=False)
+        mode = GivenCharField(required=False, max_length=20, trim_whitespace=False)
+        format = GivenCharField(required=False, max_length=20, trim_whitespace=False)
 
     class CancelInputSerializer(StrictSerializer):
         class Meta:
             ref_name = "ExportCancelQuery"
 
-        jobId = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
+        jobId = GivenIntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
 
     class CancelOutputSerializer(serializers.Serializer):
         class Meta:
@@ -118,27 +178,52 @@ class ExportApi(APIView):
         jobId = serializers.IntegerField(allow_null=True)
         status = serializers.CharField(help_text="WARNING")
 
-    @extend_schema(
+    @operation(
         operation_id="export_start",
         summary="Start an export",
         parameters=[
             OpenApiParameter(
-                "fromDate", OpenApiTypes.DATETIME, description="ISO 8601 with an offset; default now - 365 days."
+                "fromDate",
+                OpenApiTypes.DATETIME,
+                description=(
+                    "ISO 8601 with an offset, not in the future; truncated to the minute (the job's warnings say "
+                    "so); default now - 365 days."
+                ),
             ),
             OpenApiParameter(
                 "forceExport", OpenApiTypes.BOOL, description="Turn pre-validation failures into warnings."
             ),
-            OpenApiParameter("schemaVersion", OpenApiTypes.INT, description="A supported schema version."),
+            OpenApiParameter(
+                "schemaVersion",
+                {"type": "integer", "enum": SCHEMA_VERSION_VALUES},
+                description="A supported schema version; default the current one.",
+            ),
+            OpenApiParameter(
+                "mode",
+                any_case(EXPORT_MODES),
+                description=(
+                    "FULL (default): every row after fromDate. INCREMENTAL: the rows created or changed since the "
+                    "last completed export of the same schema version, plus a file of deleted keys per dataset "
+                    "(no such export: it runs as a full one and says so). Case-insensitive."
+                ),
+            ),
+            OpenApiParameter(
+                "format",
+                any_case(EXPORT_FORMATS),
+                description="The files' format, in any case: csv (the default) or parquet.",
+            ),
         ],
         request=None,
-        responses={202: JobSerializer, 409: JobErrorSerializer, 422: JobErrorSerializer, **AUTH_ERRORS},
+        responses={202: JobSerializer, 409: JobErrorSerializer, 422: JobErrorSerializer},
     )
     def post(self, request: Any) -> Response:
         params = validated(self.StartInputSerializer, request.query_params)
         job = export_start(
             from_date=params.get("fromDate") or None,
             schema_version=params.get("schemaVersion") or None,
+            file_format=params.get("format") or None,
             force_export=params["forceExport"],
+            mode=params.get("mode"),
             trigger=Trigger.API,
             user=request.user,
         )
@@ -148,24 +233,15 @@ class ExportApi(APIView):
             return Response({**body, **error_body(422, message, job.errors)}, status=422)
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        operation_id="export_status",
-        summary="The running export, else the last one",
-        responses={200: JobSerializer, 404: ErrorSerializer, **AUTH_ERRORS},
-    )
+    @operation("export_status", STATUS_SUMMARY, {200: or_empty_object("JobOrNothing", JobSerializer)})
     def get(self, request: Any) -> Response:
-        job = job_current_or_last()
-        if job is None:
-            raise NotFound("No export has run yet.", key=KEY_JOB_NOT_FOUND)
-        return Response(job_to_dict(job))
+        return body_or_empty(job_current_or_last(), job_to_dict)
 
-    @extend_schema(
+    @operation(
         operation_id="export_cancel",
         summary="Cancel the latest export, or the one given by jobId",
-        parameters=[
-            OpenApiParameter("jobId", OpenApiTypes.INT, description="A job id (positive); default the latest.")
-        ],
-        responses={200: CancelOutputSerializer, 409: CancelWarningSerializer, **AUTH_ERRORS},
+        parameters=[integer_parameter("jobId", 1, MAX_DB_INT, JOB_ID_HELP)],
+        responses={200: CancelOutputSerializer, 409: CancelWarningSerializer},
     )
     def delete(self, request: Any) -> Response:
         params = validated(self.CancelInputSerializer, request.query_params)
@@ -187,31 +263,15 @@ class HistoryApi(APIView):
     """``history``: jobs newest first, one page at a time."""
 
     class InputSerializer(StrictSerializer):
-        offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
-        limit = serializers.IntegerField(
-            required=False, default=DEFAULT_PAGE_SIZE, min_value=1, max_value=MAX_PAGE_SIZE
-        )
+        offset = GivenIntegerField(required=False, default=0, min_value=0, max_value=MAX_OFFSET)
+        limit = GivenIntegerField(required=False, default=DEFAULT_PAGE_SIZE, min_value=1, max_value=MAX_PAGE_SIZE)
 
-    class PageRequestSerializer(serializers.Serializer):
-        offset = serializers.IntegerField()
-        limit = serializers.IntegerField()
-
-    class OutputSerializer(serializers.Serializer):
-        offset = serializers.IntegerField()
-        limit = serializers.IntegerField()
-        size = serializers.IntegerField()
-        lastPage = serializers.BooleanField()
-        nextPageRequest = serializers.DictField(allow_null=True)  # documented precisely below
-        values = JobSerializer(many=True)
-
-    @extend_schema(
+    @operation(
         operation_id="export_history",
         summary="Export history, newest first",
         parameters=[
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Jobs to skip (>= 0); default 0."),
-            OpenApiParameter(
-                "limit", OpenApiTypes.INT, description=f"Page size, 1..{MAX_PAGE_SIZE}; default {DEFAULT_PAGE_SIZE}."
-            ),
+            integer_parameter("offset", 0, MAX_OFFSET, "Jobs to skip (0 or more); default 0."),
+            integer_parameter("limit", 1, MAX_PAGE_SIZE, LIMIT_HELP),
         ],
         responses={
             200: inline_serializer(
@@ -229,7 +289,6 @@ class HistoryApi(APIView):
                     "values": JobSerializer(many=True),
                 },
             ),
-            **AUTH_ERRORS,
         },
     )
     def get(self, request: Any) -> Response:
@@ -254,7 +313,7 @@ class ExportPathApi(APIView):
     audit_actions = {"PUT": "export_path.set", "DELETE": "export_path.reset"}
 
     class InputSerializer(StrictSerializer):
-        path = serializers.CharField(trim_whitespace=False, max_length=4096)
+        path = AbsolutePathField(max_length=4096, help_text="An absolute path of a directory the server can write.")
 
         class Meta:
             ref_name = "ExportPathInput"
@@ -271,28 +330,17 @@ class ExportPathApi(APIView):
         root, custom = export_root()
         return {"rootExportPath": str(root), "customPathSet": custom}
 
-    @extend_schema(
-        operation_id="export_path_get", summary="The root export path", responses={200: OutputSerializer, **AUTH_ERRORS}
-    )
+    @operation(operation_id="export_path_get", summary="The root export path", responses={200: OutputSerializer})
     def get(self, request: Any) -> Response:
         return Response(self._body())
 
-    @extend_schema(
-        operation_id="export_path_set",
-        summary="Set a custom root export path (absolute; a writable or creatable directory)",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **AUTH_ERRORS},
-    )
+    @operation("export_path_set", PATH_SET_SUMMARY, {200: OutputSerializer}, request=InputSerializer)
     def put(self, request: Any) -> Response:
         data = validated(self.InputSerializer, request.data)
         export_path_set(path=data["path"], user=request.user, via=Trigger.API)
         return Response(self._body())
 
-    @extend_schema(
-        operation_id="export_path_reset",
-        summary="Go back to the default root export path",
-        responses={200: OutputSerializer, **AUTH_ERRORS},
-    )
+    @operation("export_path_reset", "Go back to the default root export path", {200: OutputSerializer})
     def delete(self, request: Any) -> Response:
         export_path_reset(user=request.user, via=Trigger.API)
         return Response(self._body())
@@ -301,18 +349,64 @@ class ExportPathApi(APIView):
 class SchemaVersionsApi(APIView):
     """``config/schema``: the supported schema versions, newest first."""
 
-    @extend_schema(
+    @operation(
         operation_id="schema_versions",
         summary="Supported schema versions, newest first",
-        responses={200: SchemaInfoSerializer(many=True), **AUTH_ERRORS},
+        responses={200: SchemaInfoSerializer(many=True)},
     )
     def get(self, request: Any) -> Response:
         versions = sorted(VERSIONS, key=lambda v: v.version, reverse=True)
         return Response([{"version": v.version, "status": v.status} for v in versions])
 
 
+class SchemaDatasetsApi(APIView):
+    """``config/schema/<version>``: the files that version writes, their keys and columns (the dataset registry)."""
+
+    class ColumnSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SchemaColumn"
+
+        name = serializers.CharField()
+        type = serializers.CharField(help_text="The type as the schema reference shows it.")
+        logicalType = serializers.CharField(help_text="int64, timestamp_us_utc, boolean, string or list<string>.")
+        description = serializers.CharField()
+        since = serializers.IntegerField()
+
+    class DatasetSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SchemaDataset"
+
+        name = serializers.CharField(help_text="The dataset, also its files' name prefix.")
+        description = serializers.CharField()
+        rows = serializers.CharField(help_text="Which rows the file holds.")
+        key = serializers.CharField(help_text="The column that identifies a row.")
+        dateField = serializers.CharField(allow_null=True, help_text="What fromDate filters on; null: every row.")
+        optOutScope = serializers.CharField(allow_null=True, help_text="The opt-out type that leaves rows out.")
+        columns = serializers.ListField(child=serializers.DictField())
+
+    class OutputSerializer(SchemaInfoSerializer):
+        class Meta:
+            ref_name = "SchemaDatasets"
+
+        datasets = serializers.ListField(child=serializers.DictField())
+
+    @operation(
+        operation_id="schema_datasets",
+        summary="The files of one schema version, their keys and columns",
+        parameters=[
+            OpenApiParameter("version", str, OpenApiParameter.PATH, enum=[str(v) for v in SCHEMA_VERSION_VALUES])
+        ],
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Any, version: str) -> Response:
+        number = parse_schema_version(version)
+        info = version_info(number)
+        status_text = info.status if info else ""
+        return Response({"version": number, "status": status_text, "datasets": describe_datasets(number)})
+
+
 class ScheduleApi(APIView):
-    """``config/schedule`` (SPEC §7): GET the schedule with nextRunTime, PUT replaces it, DELETE removes it."""
+    """``config/schedule``: GET the schedule with nextRunTime, PUT replaces it, DELETE removes it."""
 
     audit_actions = {"PUT": "schedule.set", "DELETE": "schedule.delete"}
 
@@ -322,18 +416,29 @@ class ScheduleApi(APIView):
         class Meta:
             ref_name = "ScheduleInput"
 
-        days = serializers.ListField(
-            child=serializers.CharField(max_length=10), max_length=7, help_text='Weekdays: "mon" … "sun".'
+        days = WeekdaysField(help_text=f"Weekdays, at least one: {ACCEPTED_DAYS}.")
+        repeatIntervalInWeeks = bounded_integer(MIN_WEEKS, MAX_WEEKS)(help_text="Every N weeks from the first run.")
+        time = TimeOfDayField(help_text="HH:mm or HH:mm:ss (24-hour) in the server time zone; answered HH:mm:ss.")
+        fromDate = DateTimeTextField(
+            required=False,
+            allow_null=True,
+            max_length=100,
+            help_text="ISO 8601 with an offset, not in the future; give it or one rolling window, not several.",
         )
-        repeatIntervalInWeeks = serializers.IntegerField(help_text="Every N weeks, 1..52.")
-        time = serializers.CharField(max_length=8, help_text="HH:mm:ss in the server time zone.")
-        fromDate = serializers.CharField(
-            required=False, allow_null=True, allow_blank=True, max_length=100, help_text="ISO 8601 with an offset."
+        schemaVersion = SchemaVersionField(required=False, allow_null=True)
+        format = any_case_text(EXPORT_FORMATS, allow_empty=True)(
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            max_length=20,
+            help_text="The files' format of each run, in any case: csv (the default) or parquet.",
         )
-        schemaVersion = serializers.IntegerField(required=False, allow_null=True)
         enabled = serializers.BooleanField(required=False, default=True)
-        rollingWindowDays = serializers.IntegerField(required=False, allow_null=True)
-        rollingWindowMonths = serializers.IntegerField(required=False, allow_null=True)
+        rollingWindowDays = bounded_integer(1, MAX_ROLLING_DAYS)(required=False, allow_null=True)
+        rollingWindowMonths = bounded_integer(1, MAX_ROLLING_MONTHS)(required=False, allow_null=True)
+        mode = any_case_text(EXPORT_MODES)(
+            required=False, allow_null=True, max_length=20, help_text="FULL (default) or INCREMENTAL, any case."
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -344,6 +449,7 @@ class ScheduleApi(APIView):
         time = serializers.CharField()
         fromDate = serializers.DateTimeField(allow_null=True)
         schemaVersion = serializers.IntegerField(allow_null=True)
+        format = serializers.ChoiceField(choices=EXPORT_FORMATS)
         nextRunTime = serializers.DateTimeField(allow_null=True)
         enabled = serializers.BooleanField()
         rollingWindowDays = serializers.IntegerField(allow_null=True)
@@ -351,45 +457,20 @@ class ScheduleApi(APIView):
         firstRunTime = serializers.DateTimeField(allow_null=True)
         timeZone = serializers.CharField()
         timeZoneWhenSaved = serializers.CharField()
+        mode = serializers.CharField()
 
-    @extend_schema(
-        operation_id="schedule_get",
-        summary="The export schedule and its next run",
-        responses={200: OutputSerializer, 404: ErrorSerializer, **AUTH_ERRORS},
-    )
+    @operation("schedule_get", SCHEDULE_SUMMARY, {200: or_empty_object("ScheduleOrNothing", OutputSerializer)})
     def get(self, request: Any) -> Response:
-        schedule = schedule_get()
-        if schedule is None:
-            raise NotFound("No export schedule is set.", key=KEY_SCHEDULE_NOT_FOUND)
-        return Response(schedule_to_dict(schedule))
+        return body_or_empty(schedule_get(), schedule_to_dict)
 
-    @extend_schema(
-        operation_id="schedule_set",
-        summary="Set (replace) the export schedule",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **AUTH_ERRORS},
-    )
+    @operation("schedule_set", "Set (replace) the export schedule", {202: None}, request=InputSerializer)
     def put(self, request: Any) -> Response:
         data = validated(self.InputSerializer, request.data)
-        schedule = schedule_set(
-            days=data["days"],
-            repeat_interval_weeks=data["repeatIntervalInWeeks"],
-            time=data["time"],
-            from_date=data.get("fromDate") or None,
-            rolling_window_days=data.get("rollingWindowDays"),
-            rolling_window_months=data.get("rollingWindowMonths"),
-            schema_version=data.get("schemaVersion"),
-            enabled=data["enabled"],
-            user=request.user,
-            via=Trigger.API,
-        )
-        return Response(schedule_to_dict(schedule))
+        fields = {argument: data.get(name) for name, argument in SCHEDULE_ARGUMENTS.items()}
+        schedule_set(**fields, user=request.user, via=Trigger.API)
+        return Response(status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        operation_id="schedule_delete",
-        summary="Remove the export schedule",
-        responses={204: None, **AUTH_ERRORS},
-    )
+    @operation("schedule_delete", "Remove the export schedule", {200: None})
     def delete(self, request: Any) -> Response:
         schedule_delete(user=request.user, via=Trigger.API)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(status=status.HTTP_200_OK)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from .jobs import job_reap_stale
+
 log = logging.getLogger(__name__)
 
 REAPER_SCHEDULE_NAME = "datapipeline: end exports whose worker died"
@@ -39,8 +41,6 @@ def post_migrate_handler(sender: Any, using: str = "default", **kwargs: Any) -> 
 
 def reap_on_worker_start(sender: Any = None, proc_name: str = "", **_: Any) -> None:
     """django-q2 ``post_spawn``: a (re)started worker first ends jobs left behind by a dead one."""
-    from exports.services import job_reap_stale
-
     # No connection handling here: the worker closes stale connections before each task, and in
     # sync mode this runs inside the caller's transaction.
     try:
@@ -49,3 +49,30 @@ def reap_on_worker_start(sender: Any = None, proc_name: str = "", **_: Any) -> N
             log.warning("Worker %s ended stale exports %s (their worker had died).", proc_name, reaped)
     except DatabaseError:
         log.exception("Worker %s could not check for stale exports", proc_name)
+
+
+def changelog_purge(*, now: Any = None) -> int:
+    """Remove change-log entries older than the oldest base any future incremental export could use: the
+    last COMPLETED export of each schema version, and any running export's own base, minus the lookback.
+    With no completed export at all, every entry goes (the next incremental export runs full)."""
+    from datetime import timedelta
+
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from datapipeline.models import ChangeLog
+    from datapipeline.properties import get_property
+
+    from .models import ACTIVE_STATUSES, ExportJob, JobStatus
+
+    lookback = timedelta(seconds=get_property("plugin.data.pipeline.incremental.lookback.seconds"))
+    latest = (
+        ExportJob.objects.filter(status=JobStatus.COMPLETED).values("schema_version").annotate(at=Max("start_time"))
+    )
+    starts = [row["at"] - lookback for row in latest]
+    running = ExportJob.objects.filter(status__in=ACTIVE_STATUSES).aggregate(at=Min("changes_since"))["at"]
+    if running is not None:
+        starts.append(running)
+    cutoff = min(starts) if starts else (now or timezone.now())
+    deleted, _ = ChangeLog.objects.filter(changed_at__lt=cutoff).delete()
+    return deleted

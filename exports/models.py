@@ -5,17 +5,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from datapipeline.jobstatus import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 
-class JobStatus(models.TextChoices):
-    STARTED = "STARTED"
-    CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED"
-    CANCELLED = "CANCELLED"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-ACTIVE_STATUSES = (JobStatus.STARTED, JobStatus.CANCELLATION_REQUESTED)
-TERMINAL_STATUSES = (JobStatus.CANCELLED, JobStatus.COMPLETED, JobStatus.FAILED)
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "AuditEntry",
+    "ExportJob",
+    "ExportMode",
+    "ExportSchedule",
+    "JobStatus",
+    "Trigger",
+]
 
 
 class Trigger(models.TextChoices):
@@ -23,6 +24,11 @@ class Trigger(models.TextChoices):
     API = "api"
     COMMAND = "command"
     SCHEDULE = "schedule"
+
+
+class ExportMode(models.TextChoices):
+    FULL = "FULL"
+    INCREMENTAL = "INCREMENTAL"
 
 
 class ExportJob(models.Model):
@@ -45,10 +51,18 @@ class ExportJob(models.Model):
     heartbeat = models.DateTimeField(null=True, blank=True)
 
     schema_version = models.PositiveIntegerField()
+    file_format = models.CharField(max_length=16, default="csv")  # csv | parquet (the files' format)
     export_from = models.DateTimeField()
     forced_export = models.BooleanField(default=False)
     root_export_path = models.CharField(max_length=4096)
     opted_out_spaces = models.JSONField(default=list, blank=True)
+    # INCREMENTAL: the rows changed since ``changes_since`` (the start of job ``since_job_id`` minus the
+    # lookback) and the keys gone since; an incremental request without a base runs FULL.
+    mode = models.CharField(max_length=16, choices=ExportMode.choices, default=ExportMode.FULL)
+    since_job_id = models.PositiveIntegerField(null=True, blank=True)
+    changes_since = models.DateTimeField(null=True, blank=True)
+    # INCREMENTAL: also compare the base chain's keys (read from its files) with the site's (datapipeline.reconcile).
+    reconcile = models.BooleanField(default=False)
 
     # {"exportedEntities": n, "writtenRows": n, "entities": {"pages": {"rows": n, "done": bool}, ...}}
     statistics = models.JSONField(default=dict, blank=True)
@@ -60,7 +74,7 @@ class ExportJob(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["lock_slot"],
-                condition=Q(status__in=["STARTED", "CANCELLATION_REQUESTED"]),
+                condition=Q(status__in=list(ACTIVE_STATUSES)),
                 name="exports_one_active_job",
             )
         ]
@@ -83,7 +97,7 @@ class ExportJob(models.Model):
 
 
 class ExportSchedule(models.Model):
-    """The one export schedule (SPEC §7). Times are wall-clock times in ``TIME_ZONE``."""
+    """The one export schedule. Times are wall-clock times in ``TIME_ZONE``."""
 
     enabled = models.BooleanField(default=True)
     days = models.JSONField(default=list)  # ["mon", "sat"]
@@ -94,6 +108,8 @@ class ExportSchedule(models.Model):
     rolling_window_days = models.PositiveIntegerField(null=True, blank=True)
     rolling_window_months = models.PositiveIntegerField(null=True, blank=True)
     schema_version = models.PositiveIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=16, choices=ExportMode.choices, default=ExportMode.FULL)
+    file_format = models.CharField(max_length=16, default="csv")  # csv | parquet, for each run
     # The first run after saving; "every N weeks" counts from its date (in ``time_zone``).
     first_run = models.DateTimeField(null=True, blank=True)
     # TIME_ZONE when the schedule was saved: the stored time stays as entered if it changes.

@@ -1,8 +1,8 @@
-"""The one export schedule (SPEC §7): validation, next-run computation, the django-q2 trigger.
+"""The one export schedule: validation, next-run computation, the django-q2 trigger.
 
 Rules
 - Times are wall-clock times in ``settings.TIME_ZONE``. The stored time stays as entered when
-  TIME_ZONE changes (as the anchor documents): 02:00 then means 02:00 in the new zone.
+  TIME_ZONE changes: 02:00 then means 02:00 in the new zone.
 - The first run is the nearest selected weekday after saving, at the chosen time (today if that
   time has not passed yet). "Every N weeks" counts 7-day periods from the first run's date:
   a selected day is due when ``(day - first_run_day).days // 7`` is a multiple of N.
@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import calendar
 import logging
-import re
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,16 +37,15 @@ from django.utils import timezone
 
 from datapipeline.errors import (
     KEY_ALREADY_RUNNING,
-    KEY_FROM_DATE_INVALID,
-    KEY_SCHEMA_MISSING,
     ExportAlreadyRunning,
-    InvalidParameter,
     PipelineError,
-    entry,
 )
+from datapipeline.isotime import iso_utc
 
+from .audit import audit_record
+from .inputs import DEFAULT_ROLLING_MONTHS, WEEKDAYS, format_time, parse_schedule
 from .models import ExportSchedule, Trigger
-from .services import audit_record, export_record_refused, export_start, parse_from_date, parse_schema_version
+from .services import export_record_refused, export_start
 
 logger = logging.getLogger(__name__)
 
@@ -53,22 +53,10 @@ SCHEDULE_NAME = "datapipeline-export-schedule"
 TASK_FUNC = "exports.schedules.run_scheduled_export"
 INTENDED_KWARG = "scheduled_for"
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
-MIN_WEEKS, MAX_WEEKS = 1, 52
-MAX_ROLLING_DAYS = 3650
-MAX_ROLLING_MONTHS = 120
-DEFAULT_ROLLING_MONTHS = 12  # "usually 12 months or less" (anchor)
 # A run queued without its intended time (called by hand) counts as due this long after a slot.
 MANUAL_GRACE = timedelta(minutes=5)
 
-KEY_DAYS_INVALID = "schedule.days.invalid"
-KEY_REPEAT_INVALID = "schedule.repeat.interval.invalid"
-KEY_TIME_INVALID = "schedule.time.invalid"
-KEY_WINDOW_INVALID = "schedule.rolling.window.invalid"
-KEY_ENABLED_INVALID = "schedule.enabled.invalid"
 KEY_NOT_DUE = "schedule.run.not.due"
-
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
 
 
 # --- time zone helpers -------------------------------------------------------------------------
@@ -190,121 +178,19 @@ def schedule_to_dict(schedule: ExportSchedule, *, now: datetime | None = None) -
     return {
         "days": list(schedule.days),
         "repeatIntervalInWeeks": schedule.repeat_interval_weeks,
-        "time": schedule.time.strftime("%H:%M:%S"),
-        "fromDate": iso_local(schedule.from_date),
+        "time": format_time(schedule.time),
+        "fromDate": iso_utc(schedule.from_date),
         "schemaVersion": schedule.schema_version,
-        "nextRunTime": iso_local(schedule_next_run(schedule, now=now)),
+        "mode": schedule.mode,
+        "format": schedule.file_format,
+        "nextRunTime": iso_utc(schedule_next_run(schedule, now=now)),
         "enabled": schedule.enabled,
         "rollingWindowDays": schedule.rolling_window_days,
         "rollingWindowMonths": schedule.rolling_window_months,
-        "firstRunTime": iso_local(schedule.first_run),
+        "firstRunTime": iso_utc(schedule.first_run),
         "timeZone": settings.TIME_ZONE,
         "timeZoneWhenSaved": schedule.time_zone or settings.TIME_ZONE,
     }
-
-
-# --- validation --------------------------------------------------------------------------------
-
-
-def _clean_days(value: object, problems: list[dict[str, str]]) -> list[str]:
-    if not isinstance(value, list | tuple) or not all(isinstance(d, str) for d in value):
-        problems.append(
-            entry(KEY_DAYS_INVALID, f'days must be a list of weekday names such as ["mon", "sat"], not {value!r}.')
-        )
-        return []
-    unknown = [d for d in value if d.strip().lower() not in WEEKDAYS]
-    if unknown:
-        problems.append(
-            entry(
-                KEY_DAYS_INVALID,
-                f"days: {', '.join(repr(d) for d in unknown)} is not a weekday; use {', '.join(WEEKDAYS)}.",
-            )
-        )
-        return []
-    chosen = {d.strip().lower() for d in value}
-    if not chosen:
-        problems.append(entry(KEY_DAYS_INVALID, "days: select at least one weekday (mon … sun)."))
-    return [d for d in WEEKDAYS if d in chosen]
-
-
-def _clean_weeks(value: object, problems: list[dict[str, str]]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not MIN_WEEKS <= value <= MAX_WEEKS:
-        problems.append(
-            entry(
-                KEY_REPEAT_INVALID,
-                f"repeatIntervalInWeeks must be a whole number from {MIN_WEEKS} to {MAX_WEEKS}, not {value!r}.",
-            )
-        )
-        return MIN_WEEKS
-    return value
-
-
-def _clean_time(value: object, problems: list[dict[str, str]]) -> time:
-    if isinstance(value, time):
-        if value.tzinfo is None:
-            return value.replace(microsecond=0)
-    elif isinstance(value, str) and _TIME_RE.match(value.strip()):
-        hour, minute, second = (int(part) for part in value.strip().split(":"))
-        return time(hour, minute, second)
-    problems.append(
-        entry(
-            KEY_TIME_INVALID,
-            f"time must be HH:mm:ss in the server time zone ({settings.TIME_ZONE}), such as 02:00:00; got {value!r}.",
-        )
-    )
-    return time(0)
-
-
-def _clean_window(
-    from_date: object,
-    rolling_days: object,
-    rolling_months: object,
-    now: datetime,
-    problems: list[dict[str, str]],
-) -> tuple[datetime | None, int | None, int | None]:
-    given = [from_date is not None and from_date != "", rolling_days is not None, rolling_months is not None]
-    if sum(given) > 1:
-        problems.append(
-            entry(
-                KEY_WINDOW_INVALID,
-                "Give either fromDate (an absolute date) or one rolling window (rollingWindowDays or "
-                "rollingWindowMonths), not several.",
-            )
-        )
-        return None, None, None
-    if given[0]:
-        if not isinstance(from_date, str | datetime):
-            problems.append(
-                entry(KEY_FROM_DATE_INVALID, f"fromDate must be an ISO 8601 date-time string, not {from_date!r}.")
-            )
-            return None, None, None
-        try:
-            return parse_from_date(from_date, now=now), None, None
-        except InvalidParameter as exc:
-            problems.extend(exc.errors)
-            return None, None, None
-    for name, value, limit in (
-        ("rollingWindowDays", rolling_days, MAX_ROLLING_DAYS),
-        ("rollingWindowMonths", rolling_months, MAX_ROLLING_MONTHS),
-    ):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit):
-            message = f"{name} must be a whole number from 1 to {limit}, not {value!r}."
-            problems.append(entry(KEY_WINDOW_INVALID, message))
-            return None, None, None
-    if rolling_days is None and rolling_months is None:
-        rolling_months = DEFAULT_ROLLING_MONTHS
-    return None, rolling_days, rolling_months
-
-
-def _clean_schema(value: object, problems: list[dict[str, str]]) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        problems.append(entry(KEY_SCHEMA_MISSING, f"schemaVersion must be a whole number, not {value!r}."))
-        return None
-    try:
-        return parse_schema_version(value)
-    except InvalidParameter as exc:
-        problems.extend(exc.errors)
-        return None
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -340,67 +226,25 @@ def schedule_arm(schedule: ExportSchedule | None, *, now: datetime | None = None
 
 
 @transaction.atomic
-def schedule_set(
-    *,
-    days: list[str],
-    repeat_interval_weeks: int,
-    time: str | time,
-    from_date: str | datetime | None = None,
-    rolling_window_days: int | None = None,
-    rolling_window_months: int | None = None,
-    schema_version: int | None = None,
-    enabled: bool = True,
-    user: Any = None,
-    via: str = "",
-    now: datetime | None = None,
-) -> ExportSchedule:
+def schedule_set(*, user: Any = None, via: str = "", now: datetime | None = None, **fields: Any) -> ExportSchedule:
     """Validate and save the one schedule, compute its first run and arm django-q2.
 
-    Raises InvalidParameter listing every bad field (``errors``); nothing is saved then.
-    Without fromDate or a rolling window the window is the last 12 months.
+    ``fields`` are those of ``exports.inputs.parse_schedule`` (days, repeat_interval_weeks, time,
+    from_date or a rolling window, schema_version, file_format, enabled). Raises InvalidParameter listing every
+    bad field (``errors``); nothing is saved then. Without fromDate or a rolling window the window
+    is the last 12 months.
     """
     now = now or timezone.now()
-    problems: list[dict[str, str]] = []
-    clean_days = _clean_days(days, problems)
-    weeks = _clean_weeks(repeat_interval_weeks, problems)
-    at = _clean_time(time, problems)
-    absolute, rolling_days, rolling_months = _clean_window(
-        from_date, rolling_window_days, rolling_window_months, now, problems
-    )
-    version = _clean_schema(schema_version, problems)
-    if not isinstance(enabled, bool):
-        problems.append(entry(KEY_ENABLED_INVALID, f"enabled must be true or false, not {enabled!r}."))
-    if problems:
-        raise InvalidParameter(problems[0]["message"], key=problems[0]["key"], errors=problems)
-
+    given = parse_schedule(now=now, **fields)
     schedule = ExportSchedule.objects.select_for_update().order_by("-updated", "-pk").first() or ExportSchedule()
-    schedule.enabled = enabled
-    schedule.days = clean_days
-    schedule.repeat_interval_weeks = weeks
-    schedule.time = at
-    schedule.from_date = absolute
-    schedule.rolling_window_days = rolling_days
-    schedule.rolling_window_months = rolling_months
-    schedule.schema_version = version
+    for name, value in asdict(given).items():
+        setattr(schedule, name, value)
     schedule.time_zone = settings.TIME_ZONE
-    schedule.first_run = _first_slot_after(clean_days, at, now, server_zone())
+    schedule.first_run = _first_slot_after(given.days, given.time, now, server_zone())
     schedule.save()
     ExportSchedule.objects.exclude(pk=schedule.pk).delete()
-    next_run = schedule_arm(schedule, now=now)
-    audit_record(
-        action="schedule.set",
-        user=user,
-        via=via,
-        enabled=enabled,
-        days=clean_days,
-        repeatIntervalInWeeks=weeks,
-        time=at.strftime("%H:%M:%S"),
-        fromDate=iso_local(absolute),
-        rollingWindowDays=rolling_days,
-        rollingWindowMonths=rolling_months,
-        schemaVersion=version,
-        nextRunTime=iso_local(next_run),
-    )
+    schedule_arm(schedule, now=now)
+    audit_record(action="schedule.set", user=user, via=via, **schedule_to_dict(schedule, now=now))
     return schedule
 
 
@@ -445,15 +289,26 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
     if slot is None:
         return f"Not a due run of the export schedule ({iso_local(intended)}): nothing started."
 
-    version = schedule.schema_version
+    version, file_format = schedule.schema_version, schedule.file_format
     window = schedule_window_start(schedule, now=now)
+    refused = partial(
+        export_record_refused,
+        trigger=Trigger.SCHEDULE,
+        from_date=window,
+        schema_version=version,
+        file_format=file_format,
+    )
     try:
-        job = export_start(from_date=window, schema_version=version, trigger=Trigger.SCHEDULE, user=None)
-    except ExportAlreadyRunning as exc:
-        job = export_record_refused(
-            trigger=Trigger.SCHEDULE,
+        job = export_start(
             from_date=window,
             schema_version=version,
+            mode=schedule.mode,
+            file_format=file_format,
+            trigger=Trigger.SCHEDULE,
+            user=None,
+        )
+    except ExportAlreadyRunning as exc:
+        job = refused(
             key=KEY_ALREADY_RUNNING,
             message=(
                 f"Scheduled export for {iso_local(slot)} skipped: export {exc.job.pk} was running "
@@ -462,10 +317,7 @@ def run_scheduled_export(scheduled_for: str | None = None) -> str:
         )
         return f"Scheduled export skipped: export {exc.job.pk} was running; recorded FAILED job {job.pk}."
     except PipelineError as exc:
-        job = export_record_refused(
-            trigger=Trigger.SCHEDULE,
-            from_date=window,
-            schema_version=version,
+        job = refused(
             key=exc.key,
             message=f"Scheduled export for {iso_local(slot)} refused: {exc.message}",
         )

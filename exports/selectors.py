@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from datapipeline.isotime import iso_utc
+from datapipeline.registry import scope_keys
 from datapipeline.schema import version_info
 
 from .models import ACTIVE_STATUSES, ExportJob
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def job_to_dict(job: ExportJob) -> dict[str, Any]:
@@ -24,11 +19,19 @@ def job_to_dict(job: ExportJob) -> dict[str, Any]:
         "jobId": job.pk,
         "nodeId": job.node_id,
         "status": job.status,
-        "startTime": iso(job.start_time),
-        "completedTime": iso(job.completed_time),
-        "cancelledTime": iso(job.cancelled_time),
+        "startTime": iso_utc(job.start_time),
+        "completedTime": iso_utc(job.completed_time),
+        "cancelledTime": iso_utc(job.cancelled_time),
         "schema": {"version": job.schema_version, "status": info.status if info else "REMOVED"},
-        "config": {"exportFrom": iso(job.export_from), "forcedExport": job.forced_export},
+        "mode": job.mode,
+        "config": {
+            "exportFrom": iso_utc(job.export_from),
+            "forcedExport": job.forced_export,
+            "sinceJobId": job.since_job_id,
+            "changesSince": iso_utc(job.changes_since),
+            "format": job.file_format,
+            "reconcile": job.reconcile,
+        },
         "statistics": {
             "exportedEntities": statistics.get("exportedEntities", 0),
             "writtenRows": statistics.get("writtenRows", 0),
@@ -37,9 +40,9 @@ def job_to_dict(job: ExportJob) -> dict[str, Any]:
         "warnings": job.warnings,
         "errors": job.errors,
         "rootExportPath": job.root_export_path,
-        "optedOutEntities": [{"type": "SPACE", "identifiers": list(job.opted_out_spaces)}],
+        "optedOutEntities": [{"type": t, "identifiers": keys} for t, keys in scope_keys(job.opted_out_spaces).items()],
         "trigger": job.trigger,
-        "heartbeat": iso(job.heartbeat),
+        "heartbeat": iso_utc(job.heartbeat),
     }
 
 

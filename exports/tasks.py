@@ -1,17 +1,13 @@
-"""The django-q2 tasks: thin, they load the job and call the runner or the services."""
+"""The django-q2 tasks (interfaces): thin, each calls one service of ``exports.jobs``."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.conf import settings
-
-from datapipeline.errors import KEY_UNEXPECTED, entry
-from datapipeline.runner import finish_job, run_export
 from datapipeline.shutdown import ShutdownWatch
 
-log = logging.getLogger(__name__)
+from .housekeeping import changelog_purge
+from .jobs import job_reap_stale, job_run, job_task_failed
 
 
 def run_export_task(job_id: int) -> str:
@@ -19,9 +15,9 @@ def run_export_task(job_id: int) -> str:
     watch = ShutdownWatch.for_current_worker()
     if watch.in_cluster:
         with watch.signals_handled():
-            job = run_export(job_id, stop_check=watch.reason)
+            job = job_run(job_id, stop_check=watch.reason)
     else:  # sync mode or a plain call: nobody to signal us but the caller
-        job = run_export(job_id)
+        job = job_run(job_id)
     if watch.received_signal:
         # The SIGTERM was meant for this process (its sentinel may already be gone): the job is
         # ended, so leave now instead of waiting on a task queue nobody feeds any more.
@@ -36,29 +32,16 @@ def export_task_done(task: Any) -> None:
     cannot be imported, the database went away while claiming, ...), so a job never hangs
     until the heartbeat limit for an error the worker already knows about.
     """
-    from exports.models import ACTIVE_STATUSES, ExportJob
-
     if task.success or not task.args:
-        return
-    job_id = task.args[0]
-    job = ExportJob.objects.filter(pk=job_id, status__in=ACTIVE_STATUSES).first()
-    # Only a job no other worker is running: never claimed, or claimed on this node.
-    if job is None or (job.heartbeat is not None and job.node_id != settings.DATAPIPELINE_NODE_ID):
         return
     # django-q2 stores a failure as "<error> : <traceback>"; the error is what the user needs.
     lines = str(task.result or "").split(" : Traceback")[0].strip().splitlines()
-    detail = lines[0] if lines else "no result"
-    finish_job(
-        job_id,
-        "FAILED",
-        errors=[entry(KEY_UNEXPECTED, f"The export task failed in the worker on node {job.node_id}: {detail}")],
-    )
-    log.error("Export %s failed in its task: %s", job_id, detail)
+    job_task_failed(task.args[0], lines[0] if lines else "no result")
 
 
 def reap_stale_exports_task() -> str:
     """Scheduled every minute: end exports whose worker stopped sending heartbeats."""
-    from exports.services import job_reap_stale
-
     reaped = job_reap_stale()
-    return f"Reaped stale exports: {reaped}" if reaped else "No stale export."
+    purged = changelog_purge()  # change-log entries no future incremental export can use
+    done = f"Reaped stale exports: {reaped}" if reaped else "No stale export."
+    return f"{done} Purged {purged} change-log entries." if purged else done

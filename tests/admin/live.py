@@ -8,13 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+
+from exports.site_run import wait_for_login_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -84,7 +84,7 @@ class Process:
 
 @dataclass
 class LiveStack:
-    """A runserver (static files served with --insecure, DEBUG off) and a qcluster, sharing a home."""
+    """A runserver (DEBUG off, collected static files served by WhiteNoise) and a qcluster, sharing a home."""
 
     workdir: Path
     shared_home: Path
@@ -127,19 +127,23 @@ class LiveStack:
     def start(self, timeout: float = 60) -> None:
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        web = self.spawn("web", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure", "--skip-checks")
+        # As in production: compressed, hashed static files collected first, DEBUG off.
+        subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            timeout=120,
+        )
+        web = self.spawn("web", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks")
         self.spawn("qcluster", "qcluster")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def web_alive() -> None:
             if web.popen.poll() is not None:
                 raise RuntimeError(f"the web server exited:\n{web.tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/admin/login/", timeout=5) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.3)
-        raise RuntimeError(f"the web server did not answer within {timeout} s:\n{web.tail()}")
+
+        if not wait_for_login_page(self.base_url, timeout=timeout, check=web_alive):
+            raise RuntimeError(f"the web server did not answer within {timeout} s:\n{web.tail()}")
 
     def stop(self) -> None:
         for process in reversed(self.processes):

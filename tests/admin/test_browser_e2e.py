@@ -15,10 +15,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from datapipeline.properties import get_property, property_set
-from datapipeline.tokens import token_authenticate
+from datapipeline.properties import get_property
+from exports.configuration import property_set
 from exports.models import ExportJob, JobStatus
 from exports.schedules import schedule_get
+from exports.tokens import token_authenticate
 from optout.services import optout_list
 from wiki.models import AnalyticsEvent, Comment, Content, Space
 
@@ -106,8 +107,17 @@ def test_data_pipeline_screen_end_to_end(stack, browser_page, request, tmp_path)
         page.get_by_role("link", name="Export jobs").click()
         page.wait_for_url(re.compile(r".*/admin/exports/exportjob/$"))
         assert page.inner_text("h1") == "Data pipeline"
-        # The admin's own styles and our script are served (DEBUG is off).
-        assert page.evaluate("getComputedStyle(document.querySelector('#header')).display") != "inline"
+        # The admin's own styles and our script are served with DEBUG off: hashed, compressed, cacheable.
+        assert page.evaluate("getComputedStyle(document.querySelector('#header')).display") == "flex"
+        assert page.evaluate("getComputedStyle(document.body).fontFamily") != '"Times New Roman"'
+        for link in ("link[href*='admin/css/base.']", "script[src*='datapipeline/progress.']"):
+            url = page.get_attribute(link, "href" if link.startswith("link") else "src")
+            assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", url), url
+            answer = page.request.get(f"{stack.base_url}{url}", headers={"Accept-Encoding": "gzip"})
+            assert answer.status == 200, url
+            assert answer.headers["content-type"].startswith("text/css" if url.endswith(".css") else "text/javascript")
+            assert answer.headers["content-encoding"] == "gzip"
+            assert "immutable" in answer.headers["cache-control"]
 
         # A custom export path, set on the screen: the qcluster writes there.
         custom_root = tmp_path / "custom-exports"

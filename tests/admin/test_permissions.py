@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from datapipeline.tokens import token_create
 from exports.models import ExportJob, JobStatus
+from exports.tokens import token_create
 
 from .conftest import make_job, screen_urls
 

@@ -99,7 +99,7 @@ def test_bad_input_gives_the_services_message_on_the_field(admin_client, url, ov
         "repeat_interval_weeks": int(data["repeat_interval_weeks"])
         if data["repeat_interval_weeks"].isdigit()
         else data["repeat_interval_weeks"],
-        "time": data["time"] + ":00" if len(data["time"]) == 5 else data["time"],
+        "time": data["time"],  # the service reads HH:MM itself, as for every interface
         "from_date": data["from_date"] if data["window"] == "absolute" else None,
         "rolling_window_days": int(data["rolling_window_days"]) if data["window"] == "days" else None,
         "rolling_window_months": int(data["rolling_window_months"]) if data["window"] == "months" else None,

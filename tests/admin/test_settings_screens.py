@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from datapipeline.models import ConfigProperty, ExportPath, PersonalAccessToken
 from datapipeline.paths import default_root, export_root
-from datapipeline.properties import PROPERTIES, get_property, property_set
-from datapipeline.tokens import hash_token, token_authenticate, token_create
+from datapipeline.properties import PROPERTIES, get_property
+from exports.configuration import property_set
 from exports.models import AuditEntry
+from exports.tokens import hash_token, token_authenticate, token_create
 from optout.services import optout_add, optout_list
 
 from .conftest import make_site
@@ -139,12 +140,18 @@ def test_set_and_reset_the_export_path(admin_client, admin_user, path_url, tmp_p
     [
         ("relative/dir", "The export path must be absolute: 'relative/dir'."),
         ("FILE", "is a file, not a directory."),
+        ("/etc", "The export path /etc is refused: it is inside the operating system's directory /etc."),
+        ("/var/lib/postgresql", "it is inside the operating system's directory /var/lib."),
+        ("LINK", "it contains a symbolic link at"),
     ],
 )
 def test_bad_export_path_is_refused_with_the_reason(admin_client, path_url, tmp_path, value, expected):
     if value == "FILE":
         (tmp_path / "afile").write_text("x")
         value = str(tmp_path / "afile")
+    if value == "LINK":
+        (tmp_path / "link").symlink_to(tmp_path / "missing")
+        value = str(tmp_path / "link" / "exports")
     response = admin_client.post(path_url, {"path": value})
     assert response.status_code == 400
     assert expected in texts(response)[0]
@@ -192,7 +199,7 @@ def test_save_stores_only_the_changed_properties(admin_client, admin_user, prope
     audit = AuditEntry.objects.get(action="property.set")
     assert (audit.user, audit.via) == (admin_user, "admin")
     assert audit.details == {
-        "name": "plugin.data.pipeline.throttle.ratio", "value": "0.5", "previous": "1.0", "source": "default",
+        "name": "plugin.data.pipeline.throttle.ratio", "value": "0.5", "previous": "adaptive", "source": "default",
     }  # fmt: skip
 
 
@@ -261,7 +268,8 @@ def test_token_without_expiry_and_bad_input(admin_client, tokens_url):
     response = admin_client.post(tokens_url, {"name": "", "expiry_days": "0"})
     assert response.status_code == 400
     body = response.content.decode()
-    assert "This field is required." in body and "Ensure this value is greater than or equal to 1." in body
+    assert "This field is required." in body
+    assert "The expiry must be a whole number of days from 1 to 3650, got 0." in body
     assert PersonalAccessToken.objects.count() == 1
 
 

@@ -9,15 +9,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from datapipeline.tokens import token_create
+from exports.tokens import token_create
 
 BASE = "/rest/datapipeline/latest/"
 ALIAS = "/rest/datapipeline/1.0/"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

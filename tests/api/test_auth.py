@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from datapipeline.models import PersonalAccessToken
-from datapipeline.tokens import token_create, token_revoke
 from exports.models import AuditEntry, ExportJob
+from exports.tokens import token_create, token_revoke
 
 from .conftest import ALIAS, BASE, assert_error
 

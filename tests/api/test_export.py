@@ -59,10 +59,25 @@ def test_start_returns_202_and_the_job_body(api, superuser, export_root, setting
     assert body["cancelledTime"] is None
     assert body["schema"] == {"version": 2, "status": "ACTIVE"}
     # fromDate truncated to the minute, shown in UTC
-    assert body["config"] == {"exportFrom": "2026-01-31T09:15:00Z", "forcedExport": False}
+    assert body["config"] == {
+        "exportFrom": "2026-01-31T09:15:00Z",
+        "forcedExport": False,
+        "sinceJobId": None,
+        "changesSince": None,
+        "format": "csv",
+        "reconcile": False,
+    }
     assert body["statistics"]["exportedEntities"] == 0
     assert body["statistics"]["writtenRows"] == 0
-    assert body["warnings"] == []
+    # the truncation is said once, in the job's warnings (both values, in UTC)
+    assert body["warnings"] == [
+        {
+            "key": "export.from.date.truncated",
+            "message": "fromDate 2026-01-31T09:15:42Z was truncated to the minute: "
+            "the export starts from 2026-01-31T09:15:00Z.",
+        }
+    ]
+    assert job.warnings == body["warnings"]
     assert body["errors"] == []
     assert body["rootExportPath"] == str(export_root)
     assert body["optedOutEntities"] == [{"type": "SPACE", "identifiers": []}]
@@ -129,6 +144,9 @@ def test_pre_validation_failure_gives_422_with_the_failed_job(api, settings):
         ("schemaVersion=7", "export.schema.version.missing", "supported versions: 2, 1"),
         ("schemaVersion=two", "export.schema.version.missing", "'two'"),
         ("forceExport=maybe", "request.invalid", "forceExport"),
+        ("fromDate=", "request.invalid", "fromDate: This field may not be blank."),
+        ("schemaVersion=", "request.invalid", "schemaVersion: This field may not be blank."),
+        ("forceExport=", "request.invalid", "forceExport: Must be a valid boolean."),
         ("fromdate=2026-01-01T00:00:00Z", "request.invalid", "fromdate"),
     ],
 )
@@ -138,8 +156,17 @@ def test_start_with_bad_parameters_gets_400(api, query, key, contains):
     assert ExportJob.objects.count() == 0
 
 
-def test_status_without_any_job_is_404(api):
-    assert_error(api.get(f"{BASE}export"), 404, "export.job.not.found", contains="No export has run yet")
+def test_status_before_any_export_is_200_with_an_empty_object(api):
+    for prefix in (BASE, ALIAS):
+        response = api.get(f"{prefix}export")
+        assert response.status_code == 200
+        assert response.json() == {}
+
+
+def test_a_from_date_on_the_minute_gives_no_truncation_warning(api, export_root):
+    body = api.post(f"{BASE}export?fromDate=2026-01-31T10:15:00Z").json()
+    assert body["config"]["exportFrom"] == "2026-01-31T10:15:00Z"
+    assert body["warnings"] == []
 
 
 def test_status_shows_the_running_job_else_the_last(api):
@@ -204,6 +231,9 @@ def test_cancel_of_an_unknown_job_id_gives_409_warning(api):
 @pytest.mark.parametrize(
     ("query", "contains"),
     [
+        ("jobId=", "jobId: A valid integer is required."),
+        ("jobId=%20", "jobId: A valid integer is required."),
+        ("jobId=1.5", "jobId: A valid integer is required."),
         ("jobId=-1", "jobId"),
         ("jobId=0", "jobId"),
         ("jobId=abc", "jobId"),
@@ -212,9 +242,11 @@ def test_cancel_of_an_unknown_job_id_gives_409_warning(api):
     ],
 )
 def test_cancel_with_a_bad_job_id_gets_400(api, query, contains):
-    make_job(JobStatus.STARTED)
+    job = make_job(JobStatus.STARTED)
     assert_error(api.delete(f"{BASE}export?{query}"), 400, "request.invalid", contains=contains)
     assert AuditEntry.objects.get(action="export.cancel").outcome == "refused"
+    job.refresh_from_db()
+    assert job.status == JobStatus.STARTED  # nothing was cancelled
 
 
 def test_times_are_utc_with_z(api):

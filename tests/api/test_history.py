@@ -51,6 +51,8 @@ def test_pages_newest_first(api):
         ("limit=0", "limit: Ensure this value is greater than or equal to 1."),
         ("offset=-1", "offset: Ensure this value is greater than or equal to 0."),
         ("offset=x", "offset: A valid integer is required."),
+        ("offset=", "offset: A valid integer is required."),  # given empty: refused, not the default
+        ("limit=", "limit: A valid integer is required."),
         ("page=2", "page"),
     ],
 )

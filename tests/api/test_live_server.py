@@ -1,4 +1,4 @@
-"""The API over real HTTP: gunicorn on 127.0.0.1, a real qcluster, the anchor's curl example.
+"""The API over real HTTP: gunicorn on 127.0.0.1, a real qcluster, Atlassian's documented curl example.
 
 PostgreSQL only: the server and the cluster are separate processes and must share the test
 database (SQLite's test database lives in this process's memory).
@@ -26,8 +26,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from datapipeline.tokens import token_create
 from exports.models import ExportJob, JobStatus
+from exports.tokens import token_create
 from wiki.models import Content, Profile, Space
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -176,9 +176,9 @@ def curl(*args: str) -> tuple[int, Any]:
     return int(code), json.loads(body) if body.strip() else None
 
 
-def test_the_anchors_curl_example_starts_an_export_that_completes(server, qcluster, admin_token, tiny_site):
+def test_atlassians_curl_example_starts_an_export_that_completes(server, qcluster, admin_token, tiny_site):
     process, log_path = qcluster
-    # As written in the anchor: no space after "Authorization:", the Atlassian anti-forgery header, POST.
+    # As Atlassian's documentation writes it: no space after "Authorization:", the Atlassian anti-forgery header, POST.
     status, job = curl(
         "-H",
         f"Authorization:Bearer {admin_token}",
@@ -190,7 +190,14 @@ def test_the_anchors_curl_example_starts_an_export_that_completes(server, qclust
     )
     assert status == 202, job
     assert job["status"] == "STARTED"
-    assert job["config"] == {"exportFrom": "2020-10-22T01:30:00Z", "forcedExport": False}
+    assert job["config"] == {
+        "exportFrom": "2020-10-22T01:30:00Z",
+        "forcedExport": False,
+        "format": "csv",
+        "sinceJobId": None,
+        "changesSince": None,
+        "reconcile": False,
+    }
     assert job["nodeId"] == "live-node"
     job_id = job["jobId"]
 

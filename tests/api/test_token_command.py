@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from io import StringIO
 
 import pytest
@@ -54,10 +55,38 @@ def test_create_for_a_non_superuser_warns(regular_user):
     [
         (("create", "--user", "ghost", "--name", "x"), "No user named 'ghost'"),
         (("create", "--user", "admin", "--name", "  "), "needs a name"),
-        (("create", "--user", "admin", "--name", "x", "--expires-in-days", "0"), "must be 1 or more"),
+        (("create", "--user", "admin", "--name", "x", "--expires-in-days", "0"), "days from 1 to 3650, got 0"),
         (("revoke", "999"), "No token with id 999"),
     ],
 )
 def test_command_errors(superuser, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
+
+
+def test_create_and_revoke_by_command_are_audited(regular_user):
+    from exports.models import AuditEntry
+
+    run("create", "--user", "alice", "--name", "cli")
+    token = PersonalAccessToken.objects.get()
+    run("revoke", str(token.pk))
+    rows = list(AuditEntry.objects.order_by("created", "pk").values_list("action", "via", "user", "outcome", "details"))
+    assert [row[:4] for row in rows] == [
+        ("token.create", "command", None, "ok"),
+        ("token.revoke", "command", None, "ok"),
+    ]
+    assert [(row[4]["tokenId"], row[4]["owner"], row[4]["name"]) for row in rows] == [
+        (token.pk, "alice", "cli"),
+        (token.pk, "alice", "cli"),
+    ]
+
+
+def test_create_and_list_write_times_in_utc_with_z(superuser, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    _out, err = run("create", "--user", "admin", "--name", "nightly", "--expires-in-days", "30")
+    token = PersonalAccessToken.objects.get()
+    expires = token.expires_at.astimezone(UTC)
+    assert f"expires {expires.isoformat(timespec='seconds').replace('+00:00', 'Z')}." in err
+    listing, _ = run("list")
+    assert f" {expires.strftime('%Y-%m-%dT%H:%M')}Z " in listing
+    assert "+00:00" not in err + listing and "+01:00" not in err + listing

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from datapipeline.properties import property_set
+from exports.configuration import property_set
 
 from .harness import QCluster
 
@@ -35,7 +35,7 @@ def live_db(on_postgres, transactional_db):
     if not on_postgres:
         pytest.skip(
             "A real qcluster is tested on PostgreSQL only: with SQLite two writing processes get "
-            "'database is locked' (DESIGN.md). Set DATABASE_URL to a PostgreSQL server to run it."
+            "'database is locked'. Set DATABASE_URL to a PostgreSQL server to run it."
         )
 
 
@@ -73,8 +73,10 @@ def start_cluster(cluster_env, tmp_path: Path) -> Iterator[Callable[..., QCluste
     """Start a real qcluster (node id ``worker-node-<n>``); every one is killed at teardown."""
     started: list[QCluster] = []
 
-    def start(**overrides: str) -> QCluster:
+    def start(*, without: tuple[str, ...] = (), **overrides: str) -> QCluster:
+        """``overrides`` change the environment; the variables in ``without`` are left out (their default)."""
         env = {**cluster_env, "DATAPIPELINE_NODE_ID": f"worker-node-{len(started) + 1}", **overrides}
+        env = {k: v for k, v in env.items() if k not in without}
         cluster = QCluster(env, tmp_path / f"qcluster-{len(started) + 1}.log")
         started.append(cluster)
         return cluster.start()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from datapipeline.control import DISK_CHECK_INTERVAL, MAX_PAUSE, DiskSpaceLow, ExportControl, WorkerShutdown
-from datapipeline.properties import property_set
+from datapipeline.control import DISK_CHECK_INTERVAL, DiskSpaceLow, ExportControl, WorkerShutdown
+from datapipeline.throttle import MAX_PAUSE
+from exports.configuration import property_set
+from exports.jobs import job_save_progress
 from exports.services import export_start
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +33,7 @@ def make_control(tmp_path, *, ratio: float, minimum_gb: float = -1, stop_check=N
     job = export_start(enqueue=False)
     fake = FakeTime()
     control = ExportControl(
-        job_id=job.pk,
+        save_progress=partial(job_save_progress, job.pk),
         export_dir=tmp_path,
         throttle_ratio=ratio,
         minimum_free_gb=minimum_gb,
@@ -96,7 +100,7 @@ def _niceness_in_a_thread(tmp_path, ratio: float) -> tuple[int | None, int]:
 
     def run() -> None:
         ExportControl(
-            job_id=0,
+            save_progress=None,
             export_dir=tmp_path,
             throttle_ratio=ratio,
             minimum_free_gb=-1,

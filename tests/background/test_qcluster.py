@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import signal
@@ -14,10 +15,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from datapipeline.paths import export_path_set
-from datapipeline.properties import property_set
+from exports.configuration import export_path_set, property_set
+from exports.jobs import export_cancel
 from exports.models import ExportJob, JobStatus
-from exports.services import export_cancel
 
 from .conftest import HEARTBEAT_LIMIT
 from .harness import BASE_DIR, manage_shell, wait_for
@@ -29,6 +29,18 @@ START_EXPORT = (
     "from exports.services import export_start\n"
     "job = export_start(trigger='command')\n"
     "print('JOB', job.pk, job.status)\n"
+)
+
+
+TRY_START = (
+    "from datapipeline.errors import PipelineError\n"
+    "from exports.services import export_start\n"
+    "try:\n"
+    "    job = export_start(trigger='command')\n"
+    "except PipelineError as exc:\n"
+    "    print('REFUSED', exc.key)\n"
+    "else:\n"
+    "    print('JOB', job.pk, job.status)\n"
 )
 
 
@@ -196,6 +208,7 @@ def test_kill_9_leaves_a_job_that_is_ended_automatically_then_a_new_export_compl
     assert "worker-node-1" in error["message"]
     assert last_beat.isoformat(timespec="seconds") in error["message"]
     assert f"limit {HEARTBEAT_LIMIT} s" in error["message"]
+    assert_stopped_early_with_finished_files_intact(reaped)  # partial pages file removed, manifest written
 
     property_set(name="plugin.data.pipeline.export.batch.size", value="5000")
     property_set(name="plugin.data.pipeline.throttle.ratio", value="0")
@@ -203,6 +216,46 @@ def test_kill_9_leaves_a_job_that_is_ended_automatically_then_a_new_export_compl
     new = wait_status(new_id, {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}, timeout=60)
     assert new.status == JobStatus.COMPLETED, new.errors
     assert new.node_id == "worker-node-2"
+
+
+def test_after_kill_9_a_new_export_is_accepted_within_60_seconds_by_default(start_cluster, cluster_env, slow_export):
+    """With the default heartbeat timeout: the worker writes a heartbeat every few seconds, a job
+    silent for 30 s counts as dead, and the next export request ends it and is accepted."""
+    default = "DATAPIPELINE_HEARTBEAT_TIMEOUT"
+    env = {k: v for k, v in cluster_env.items() if k != default}
+    build_site(users=3, spaces=2, pages=150)
+    cluster = start_cluster(without=(default,))
+    job_id = start_export_from_another_process(env)
+    wait_exporting_pages(job_id)
+
+    cluster.signal_group(signal.SIGKILL)
+    killed_at = time.monotonic()
+    cluster.wait_exit(timeout=30)
+    assert any(name.endswith(".partial") for name in job_files(job(job_id))), "the kill left a partial file"
+
+    attempts = 0
+    while True:
+        attempts += 1
+        result = manage_shell(env, TRY_START)
+        assert result.returncode == 0, result.stderr
+        if result.stdout.startswith("JOB "):
+            break
+        assert result.stdout.strip() == "REFUSED export.already.running", result.stdout
+        assert time.monotonic() - killed_at < 90, "no export accepted within 90 s of the kill"
+        time.sleep(1)
+    recovery = time.monotonic() - killed_at
+    print(f"\nkill -9 to a new export accepted: {recovery:.1f} s ({attempts} start attempts)")
+    assert recovery < 60
+
+    reaped = job(job_id)
+    assert reaped.status == JobStatus.FAILED
+    assert "stopped responding" in reaped.errors[-1]["message"]
+    assert "limit 30 s" in reaped.errors[-1]["message"]
+    assert_stopped_early_with_finished_files_intact(reaped)
+    data = manifest(reaped)
+    for entry in data["files"]:
+        digest = hashlib.sha256(job_files(reaped)[entry["file"]].read_bytes()).hexdigest()
+        assert entry["sha256"] == digest
 
 
 RACE_START = """

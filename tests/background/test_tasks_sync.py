@@ -14,12 +14,12 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 from django_q.scheduler import scheduler
 
-from datapipeline.properties import property_set
-from datapipeline.runner import run_export
 from datapipeline.shutdown import ShutdownWatch
+from exports.configuration import property_set
 from exports.housekeeping import REAPER_FUNC, REAPER_SCHEDULE_NAME, ensure_reaper_schedule
+from exports.jobs import export_cancel, job_reap_stale, job_run
 from exports.models import ExportJob, JobStatus
-from exports.services import export_cancel, export_start, job_reap_stale
+from exports.services import export_start
 from exports.tasks import export_task_done, run_export_task
 
 from .sitedata import build_site
@@ -110,10 +110,15 @@ def test_an_unwritable_export_directory_ends_the_job_failed_saying_what_failed(s
 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    [error] = job.errors
-    assert error["key"] == "unexpected.exception"
-    assert f"creating the export directory {blocker / 'exports' / str(job.pk)}" in error["message"]
-    assert "NotADirectoryError" in error["message"]
+    # The path is checked again when the export starts: it names the rule and the path.
+    assert job.errors == [
+        {
+            "key": "export.path.invalid",
+            "message": (
+                f"The export path {blocker / 'exports'} is refused: it is not writable: {blocker} is not a directory."
+            ),
+        }
+    ]
 
 
 def test_a_failing_task_ends_its_job_failed_through_the_result_hook():
@@ -145,7 +150,7 @@ def test_heartbeat_moves_on_while_the_export_runs():
         row = ExportJob.objects.values("heartbeat", "node_id", "status").get(pk=job.pk)
         seen.append(row)
 
-    run_export(job.pk, on_progress=on_progress)
+    job_run(job.pk, on_progress=on_progress)
 
     assert len(seen) >= 10  # start and end of each of the five entities
     assert all(r["node_id"] == "node-sync-a" and r["status"] == JobStatus.STARTED for r in seen)
@@ -168,7 +173,7 @@ def test_a_cluster_stop_between_batches_ends_the_job_cancelled_with_the_reason()
             stop_event.set()  # what qcluster's SIGTERM handler does
         return watch.reason()
 
-    run_export(job.pk, stop_check=stop_check)
+    job_run(job.pk, stop_check=stop_check)
 
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.cancelled_time is not None

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.integration
 SECTIONS = [
     "Machine: ",
     "Export, unthrottled (throttle ratio 0)",
+    "Export, unthrottled, CSV vs Parquet",
     "Limit: PostgreSQL's own COPY",
-    "Export with the default throttle",
+    "Export with the default throttle (adaptive, export thread at nice 19), no site load",
+    "of the unthrottled export's (target >= 80%",
+    "Export with the default throttle (adaptive, export thread at nice 19)\n",
     "Peak resident memory of the exporting process",
     "Throttle impact on the site",
     "SQLite, same scale, unthrottled",
@@ -67,13 +70,17 @@ def test_command_runs_end_to_end_and_prints_every_section(tiny_site: Site, tmp_p
     assert positions == sorted(positions), out
     assert "(PostgreSQL only: this site is SQLite)" in out
     assert "(skipped: --skip-latency)" in out
-    # Each of the three exports printed every entity with its rows (tiny: 5 users, 2 spaces, ...).
+    # Each of the four exports printed every entity with its rows (tiny: 5 users, 2 spaces, ...).
     for entity in ENTITIES:
-        assert out.count(f"  {entity:<10} ") == 3, out
+        assert out.count(f"  {entity:<10} ") == 5, out  # unthrottled, CSV vs Parquet, limit, throttled, SQLite
     figures = json.loads(next((tmp_path / "results").glob("bench-*.json")).read_text())
     assert {e["entity"] for e in figures["unthrottled"]["entities"]} == set(ENTITIES)
     assert figures["unthrottled"]["entities"][0]["rows"] == 5
-    assert figures["throttled"]["ratio"] > 0
+    assert figures["throttled"]["ratio"] == "adaptive"
+    assert [e["rows"] for e in figures["throttled_idle"]["entities"]] == [
+        e["rows"] for e in figures["unthrottled"]["entities"]
+    ]
+    assert figures["throttled_idle"]["share_of_unthrottled_rate"] > 0
     assert figures["peak_rss_mb"] > 0
     assert figures["sqlite"]["entities"][4]["rows"] == 20
     assert (tmp_path / "results").glob("bench-*.txt")
@@ -154,7 +161,7 @@ def test_command_on_postgresql_times_the_copy_limit(on_postgres: bool, tmp_path:
     import psycopg
 
     base = urlsplit(os.environ["DATABASE_URL"])
-    name = f"{os.environ.get('TEST_DATABASE_NAME') or 'test'}_bench"
+    name = f"{os.environ.get('TEST_DATABASE_NAME') or 'test'}_bench{os.environ.get('PYTEST_XDIST_WORKER', '')}"
     admin = urlunsplit(("postgresql", base.netloc, "/postgres", "", ""))
     url = urlunsplit(("postgres", base.netloc, f"/{name}", "", ""))
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -172,6 +179,51 @@ def test_command_on_postgresql_times_the_copy_limit(on_postgres: bool, tmp_path:
         assert figures["copy"]["entities"]["analytics"]["bytes"] > 0
         assert figures["latency"]["baseline"]["requests"] > 0
         assert figures["site"]["counts"]["users"] == 5
+        # The incremental section (on by default for a PostgreSQL site), in a scratch copy dropped afterwards.
+        assert "Incremental export: 1% of pages and comments changed" in done.stdout
+        incremental = figures["incremental"]
+        full, inc = incremental["full"]["entities"], incremental["incremental"]["entities"]
+        assert set(full) == set(inc) == set(ENTITIES)
+        # A changed row outside the dataset (a page's old version) is named too: deleting it is a no-op.
+        assert inc["pages"]["deleted"] >= incremental["changed"]["wiki_content deleted"] == 1
+        assert inc["comments"]["deleted"] == incremental["changed"]["wiki_comment deleted"] > 0
+        assert inc["pages"]["rows"] <= incremental["changed"]["wiki_content updated"]
+        assert inc["users"]["rows"] == inc["spaces"]["rows"] == inc["analytics"]["rows"] == 0
+        assert full["pages"]["rows"] > inc["pages"]["rows"]
+        assert incremental["change_log"]["after_changes"] > 0
+        assert any("datapipeline_changelog" in line for line in incremental["plan"])
+        with psycopg.connect(admin, autocommit=True) as connection:
+            assert not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"{name}_inc",)).fetchall()
+        # Run alone; a site that stays in use is not copied (exit 2, the reason said).
+        alone = subprocess.run(
+            [sys.executable, "-m", "bench.incremental", "--database-url", url], cwd=ROOT, capture_output=True,
+            text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        )  # fmt: skip
+        assert alone.returncode == 0, alone.stdout + alone.stderr
+        assert "EXPLAIN ANALYZE of the incremental pages SELECT" in alone.stdout
+        with psycopg.connect(url.replace("postgres://", "postgresql://")):
+            busy = subprocess.run(
+                [sys.executable, "-m", "bench.incremental", "--database-url", url, "--copy-wait", "3"], cwd=ROOT,
+                capture_output=True, text=True, timeout=60,
+                env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            )  # fmt: skip
+        assert busy.returncode == 2 and "stayed in use" in busy.stderr, busy.stdout + busy.stderr
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}_inc" WITH (FORCE)')
+
+
+def test_peakrun_reports_the_programs_own_peak_memory(tmp_path: Path) -> None:
+    """bench.peakrun: an export started by a large benchmark process reads its own peak, not the parent's."""
+    ballast = bytearray(300 * 1024 * 1024)  # a command forked from this process would report at least this much
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    report = tmp_path / "peak_kb.txt"
+    script = tmp_path / "program.py"
+    script.write_text("import sys\nsys.exit(int(sys.argv[1]))\n")
+    for code in (0, 3):
+        report.unlink(missing_ok=True)
+        done = subprocess.run([sys.executable, "-m", "bench.peakrun", str(report), str(script), str(code)], cwd=ROOT)
+        assert done.returncode == code  # the program's exit code, arguments passed on
+        assert 0 < int(report.read_text()) < 100 * 1024  # kB: the program's own VmHWM
+    del ballast

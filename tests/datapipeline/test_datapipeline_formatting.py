@@ -49,7 +49,8 @@ def test_line_breaks_escaped(text, escaped):
 
 
 def test_json_arrays():
-    assert format_json_array([]) == "[]"
+    assert format_json_array([]) is None  # an empty collection is an empty cell
+    assert format_json_array(()) is None
     assert format_json_array(["a", "b,c", 'q"', "ü😀", "x\ny"]) == '["a","b,c","q\\"","ü😀","x\\ny"]'
     assert format_json_array(None) is None
     assert format_json_array("solo") == '["solo"]'

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from datapipeline.properties import (
-    PROPERTIES,
-    UnknownProperty,
-    get_property,
-    property_reset,
-    property_set,
-    property_values,
-)
+from datapipeline.properties import PROPERTIES, UnknownProperty, get_property, property_values
+from exports.configuration import property_reset, property_set
 
 
 def test_compatible_names_and_defaults(db):

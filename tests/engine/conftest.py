@@ -18,7 +18,8 @@ def nasty_site(db) -> dict[str, Any]:
 @pytest.fixture
 def run_job(settings):
     """Start an export through the service (not queued) and run it here; returns (job, job directory)."""
-    from datapipeline.runner import job_dir, run_export
+    from datapipeline.jobfiles import job_dir
+    from exports.jobs import job_run
     from exports.services import export_start
 
     settings.DATAPIPELINE_PROPERTIES = {
@@ -30,7 +31,7 @@ def run_job(settings):
     def run(**params: Any) -> tuple[Any, Path]:
         params.setdefault("from_date", FROM_DATE.isoformat())
         job = export_start(enqueue=False, **params)
-        job = run_export(job.pk)
+        job = job_run(job.pk)
         return job, job_dir(job)
 
     return run

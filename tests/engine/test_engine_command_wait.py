@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -31,9 +32,14 @@ def test_wait_follows_the_queued_job_to_completion(transactional_db, nasty_site,
 
     monkeypatch.setattr(Conf, "SYNC", True)  # the queued task runs at commit, as a worker would
     out, err = run("export_start", "--wait", "--from-date", "2026-01-01T00:00:00Z")
-    body = json.loads(out[: out.index("\n}\n") + 2])
+    body = json.loads(out[out.index("{\n") : out.index("\n}\n") + 2])
     assert body["status"] == "COMPLETED"
-    assert "queued; waiting for the task cluster" in err
+    # A healthy run writes nothing to stderr: the waiting line and the progress go to stdout.
+    assert err == ""
+    assert out.startswith(f"Export {body['jobId']} queued; waiting for the task cluster (manage.py qcluster) to run it")
+    for entity in ["users", "spaces", "pages", "comments", "analytics"]:
+        last = [line for line in out.splitlines() if line.startswith(entity)][-1]
+        assert re.search(rf"^{entity} +\[#{{30}}\] +(\d+)/\1 rows", last), last
     assert f"Files in {export_root / str(body['jobId'])}" in out
     assert "users_job" in out and "manifest.json" in out
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,24 +75,8 @@ def test_readers_give_back_the_database(nasty_site, run_job, settings, how, read
 
 
 @pytest.fixture(scope="session")
-def spark():
-    if shutil.which("java") is None:
-        pytest.skip("PySpark needs Java (java not on PATH)")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("datapipeline-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "512m")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+def spark(spark_session):
+    return spark_session
 
 
 def read_spark(spark, path: Path) -> tuple[list[str], list[dict[str, Any]]]:

@@ -7,6 +7,7 @@ path: values_list + RowFormatter + csv) and once with it on, and compares the fi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from datapipeline import pgcopy, runner
-from datapipeline.schema import ENTITIES
+from datapipeline import batches, pgcopy
+from datapipeline.registry import datasets
 from exports.models import JobStatus
 from optout.services import optout_add
 from tests.engine.sitedata import FROM_DATE, NASTY, build_nasty_site, long_text, make_user
@@ -29,6 +30,8 @@ EARLY = "1900-01-01T00:00:00Z"
 COMBINING = "e\u0301a\u0308o\u0302"  # three letters, six code points
 EMOJI = "😀👍🏽🇩🇪"  # astral plane, a skin tone modifier, a flag (two regional indicators)
 LABELS = ['", "', "x\ny", "\u0001\u001f", "é😀", "\\"]  # a separator look-alike, a line break, controls
+HOSTILE_KEY = 'K,"Q"?#/& xÜ~%\n'  # every character a URL gives a meaning to, non-ASCII, a line break
+HOSTILE_KEY_IN_URL = "K%2C%22Q%22%3F%23%2F%26%20x%C3%9C~%25%0A"
 
 
 def edge_site() -> dict[str, Any]:
@@ -56,6 +59,9 @@ def edge_site() -> dict[str, Any]:
         updated=datetime(2026, 3, 8, 6, 30, tzinfo=UTC),  # St John's: DST starts
     )
     quoted = SpaceFactory(key='K"1,', name="a\r\nb\rc\nd", creator=None, last_modifier=None, created=t, updated=t)
+    hostile = SpaceFactory(key=HOSTILE_KEY, name="h", creator=odd, last_modifier=None, created=t, updated=t)
+    hostile.homepage = PageFactory(space=hostile, title="home", labels=[], updated=t)
+    hostile.save()
     pages = [
         PageFactory(space=old, title="\\.", body="\\.", labels=LABELS, updated=t),
         PageFactory(space=quoted, title="", body="", labels="scalar", version_comment="\\.", updated=t),
@@ -104,13 +110,13 @@ def export(run_job, settings, *, copy: bool, **params: Any) -> tuple[Any, dict[s
 def assert_same_files(run_job, settings, monkeypatch, **params: Any) -> dict[str, bytes]:
     standard_manifest, standard = export(run_job, settings, copy=False, **params)
 
-    def standard_path_used(**_kwargs: Any) -> None:
-        raise AssertionError("the runner chose the standard path on PostgreSQL")
+    def standard_path_used(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the engine chose the standard path on PostgreSQL")
 
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "export_entity", standard_path_used)
+        patch.setattr(batches.PythonRows, "__init__", standard_path_used)
         manifest, copied = export(run_job, settings, copy=True, **params)
-    assert list(copied) == [e.name for e in ENTITIES]
+    assert list(copied) == [e.name for e in datasets()]
     for entity in copied:
         assert copied[entity] == standard[entity], f"{entity}: the COPY path wrote different bytes"
     assert [f["rows"] for f in manifest["files"]] == [f["rows"] for f in standard_manifest["files"]]
@@ -132,13 +138,13 @@ def committed_site(transactional_db) -> dict[str, Any]:
 def two_streams(monkeypatch) -> list[int]:
     """Counts the entities exported with two connections (the real code runs)."""
     used: list[int] = []
-    real = pgcopy._export_two_streams
+    real = pgcopy.TwoStreams.__init__
 
     def counted(*args: Any, **kwargs: Any) -> None:
         used.append(1)
         real(*args, **kwargs)
 
-    monkeypatch.setattr(pgcopy, "_export_two_streams", counted)
+    monkeypatch.setattr(pgcopy.TwoStreams, "__init__", counted)
     return used
 
 
@@ -149,6 +155,7 @@ def test_same_bytes_for_every_entity_version_and_time_zone(site, run_job, settin
     files = assert_same_files(run_job, settings, monkeypatch, schema_version=version, from_date=EARLY)
     # The data really holds what the test is about (an empty export would compare equal too).
     assert b"\\.," in files["users"] and "😀👍🏽".encode() in files["pages"]
+    assert f"/display/{HOSTILE_KEY_IN_URL},".encode() in files["spaces"]
     if version == 1 and zone == "Europe/Amsterdam":
         assert b"+00:19:32" in files["spaces"]
     if version == 1 and zone == "America/St_Johns":
@@ -182,6 +189,70 @@ def test_same_bytes_at_every_batch_boundary(site, run_job, settings, monkeypatch
         "plugin.data.pipeline.export.batch.size": batch_size,
     }
     assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("target_bytes", [1, 700, 1 << 20], ids=["one-row", "a-few-rows", "whole-table"])
+def test_same_bytes_with_batches_sized_by_bytes_and_profiles_joined(
+    site, run_job, settings, monkeypatch, version, target_bytes
+):
+    """Batches follow the rows' width, and from JOIN_FROM_ROWS rows on the user keys come from a join."""
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": "1",
+    }
+    monkeypatch.setattr(pgcopy, "TARGET_BATCH_BYTES", target_bytes)
+    monkeypatch.setattr(pgcopy, "JOIN_FROM_ROWS", 2)
+    monkeypatch.setattr(pgcopy, "default_batch_size", lambda: 1)  # the size that adapts (5,000 outside tests)
+    limits: list[int] = []
+    joined: list[bool] = []
+    real_learn, real_copy = pgcopy._Batches.learn, pgcopy._Batches.copy
+
+    def learn(self: Any, rows: int, size: int) -> None:
+        real_learn(self, rows, size)
+        limits.append(self.limit)
+
+    def copy(self: Any, cursor: Any, after: Any, high: Any, count: int, write: Any) -> int:
+        joined.append(count >= pgcopy.JOIN_FROM_ROWS)
+        return real_copy(self, cursor, after, high, count, write)
+
+    monkeypatch.setattr(pgcopy._Batches, "learn", learn)
+    monkeypatch.setattr(pgcopy._Batches, "copy", copy)
+    files = assert_same_files(run_job, settings, monkeypatch, schema_version=version, from_date=EARLY)
+    assert b"\\.," in files["users"]
+    if target_bytes == 1:
+        assert set(limits) == {1} and not any(joined)  # never below the batch-size property
+    else:
+        assert max(limits) > 1 and any(joined)  # wider batches, and the joined SQL really ran
+
+
+def test_a_batch_size_set_by_the_administrator_is_kept(site, run_job, settings, monkeypatch):
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.export.batch.size": "2",
+    }
+    monkeypatch.setattr(pgcopy, "TARGET_BATCH_BYTES", 1 << 20)
+    limits: list[int] = []
+    real_learn = pgcopy._Batches.learn
+
+    def learn(self: Any, rows: int, size: int) -> None:
+        real_learn(self, rows, size)
+        limits.append(self.limit)
+
+    monkeypatch.setattr(pgcopy._Batches, "learn", learn)
+    assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
+    assert limits and set(limits) == {2}
+
+
+def test_the_joined_sql_reads_each_user_key_from_one_profile_join(db):
+    from types import SimpleNamespace
+
+    job = SimpleNamespace(export_from=datetime.fromisoformat(EARLY), opted_out_spaces=[])
+    template = pgcopy.select_sql("comments", 2, job)
+    sql, _params = pgcopy._lookups_joined(template)
+    assert "U0" not in sql and sql.count('LEFT OUTER JOIN "wiki_profile"') == 2
+    assert '"lk0"."user_id" = "wiki_comment"."creator_id"' in sql
+    assert '"lk1"."user_id" = "wiki_comment"."last_modifier_id"' in sql
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -220,7 +291,8 @@ def test_copy_path_writes_more_rows_than_a_batch_without_holding_them(db, run_jo
 
 def test_cancel_between_copy_batches_ends_the_job_cancelled(site, run_job, settings):
     """A stop noticed between two COPY batches of pages: earlier files complete, no pages file."""
-    from datapipeline.runner import job_dir, run_export
+    from datapipeline.jobfiles import job_dir
+    from exports.jobs import job_run
     from exports.services import export_start
 
     settings.DATAPIPELINE_PG_COPY = True
@@ -240,11 +312,15 @@ def test_cancel_between_copy_batches_ends_the_job_cancelled(site, run_job, setti
         batches.append(("pages", pages["rows"]) if pages else ("before", 0))
         return "the test stops it" if pages is not None and len([b for b in batches if b[0] == "pages"]) >= 2 else None
 
-    job = run_export(job.pk, stop_check=stop_check)
+    job = job_run(job.pk, stop_check=stop_check)
 
     assert job.status == JobStatus.CANCELLED
     assert "the test stops it" in job.errors[-1]["message"]
-    assert job.statistics["entities"]["pages"]["rows"] == 4  # two batches of two, then the stop
+    assert [name for name, _rows in batches].count("pages") == 2  # stopped in the middle of pages
+    # Its file was removed unfinished: the statistics describe the files on disk.
+    assert (job.statistics["entities"]["pages"]["rows"], job.statistics["entities"]["pages"]["done"]) == (0, False)
+    entities = job.statistics["entities"]
+    assert job.statistics["writtenRows"] == entities["users"]["rows"] + entities["spaces"]["rows"]
     names = sorted(p.name for p in Path(job_dir(job)).iterdir())
     assert [n.split("_")[0] for n in names if n.endswith(".csv")] == ["spaces", "users"]
     assert not any(n.endswith(".partial") for n in names)
@@ -279,7 +355,7 @@ def test_two_connections_write_the_same_bytes(committed_site, run_job, settings,
     for version in (1, 2):
         files = assert_same_files(run_job, settings, monkeypatch, schema_version=version, from_date=EARLY)
         assert b'"[1,2.5,{""a"":null,""b"":[1,""c""]},true,null]"' in files["pages"]  # a batch done in Python
-    assert len(two_streams) == 2 * len(ENTITIES)
+    assert len(two_streams) == 2 * len(datasets())
 
 
 def test_a_throttled_export_reads_one_batch_at_a_time(committed_site, run_job, settings, monkeypatch, two_streams):
@@ -291,11 +367,46 @@ def test_a_throttled_export_reads_one_batch_at_a_time(committed_site, run_job, s
     assert two_streams == []
 
 
-def test_cancel_between_batches_with_two_connections(committed_site, settings, two_streams):
-    """A stop seen between two batches: the other connection's read is stopped, the job ends CANCELLED."""
-    from django.db import connections
+@pytest.mark.parametrize("site_busy", [False, True], ids=["idle-site", "busy-site"])
+def test_an_adaptive_throttle_reads_ahead_only_while_the_site_is_idle(
+    committed_site, run_job, settings, monkeypatch, two_streams, site_busy
+):
+    from datapipeline.control import ExportControl
 
-    from datapipeline.runner import job_dir, run_export
+    settings.DATAPIPELINE_PROPERTIES = {
+        **settings.DATAPIPELINE_PROPERTIES,
+        "plugin.data.pipeline.throttle.ratio": "adaptive",
+        "plugin.data.pipeline.export.batch.size": "2",
+    }
+    events: list[tuple[str, str]] = []  # ("read", which entity's table) or ("paused", "")
+    real_bound, real_after = pgcopy._Batches.bound, ExportControl.after_batch
+
+    def bound(self: Any, cursor: Any, after: Any, limit: int) -> Any:
+        events.append(("read", self.queryset.model._meta.db_table))
+        return real_bound(self, cursor, after, limit)
+
+    def after_batch(self: Any, entity: str, rows: int) -> None:
+        events.append(("paused", ""))
+        real_after(self, entity, rows)
+
+    monkeypatch.setattr(pgcopy._Batches, "bound", bound)
+    monkeypatch.setattr(ExportControl, "after_batch", after_batch)
+    monkeypatch.setattr(ExportControl, "prefetch_allowed", lambda self: not site_busy)
+    assert_same_files(run_job, settings, monkeypatch, from_date=EARLY)
+    assert len(two_streams) == len(datasets())  # the adaptive throttle uses the second connection
+    # Two reads of one entity with no pause between them: the next batch was read ahead.
+    ahead = sum(1 for a, b in itertools.pairwise(events) if a[0] == b[0] == "read" and a[1] == b[1])
+    if site_busy:  # the next batch is read only after the pause that follows the last one
+        assert ahead == 0, events
+    assert sum(1 for e in events if e[0] == "paused") > len(datasets())
+
+
+def test_cancel_between_batches_with_two_connections(committed_site, settings, two_streams, monkeypatch):
+    """A stop seen between two batches: the other connection's read is stopped, the job ends CANCELLED."""
+    monkeypatch.setattr(pgcopy, "TARGET_BATCH_BYTES", 1)  # every batch holds the batch-size property's one row
+
+    from datapipeline.jobfiles import job_dir
+    from exports.jobs import job_run
     from exports.services import export_start
 
     settings.DATAPIPELINE_PROPERTIES = {
@@ -316,15 +427,33 @@ def test_cancel_between_batches_with_two_connections(committed_site, settings, t
         pages_batches = len(calls) - before_pages
         return "the test stops it" if pages_batches >= 3 else None
 
-    job = run_export(job.pk, stop_check=stop_check)
+    job = job_run(job.pk, stop_check=stop_check)
 
     assert job.status == JobStatus.CANCELLED
     assert "the test stops it" in job.errors[-1]["message"]
-    assert job.statistics["entities"]["pages"]["rows"] == 3
+    assert len(calls) - before_pages == 3  # stopped after three batches of pages
+    # Its file was removed unfinished: the statistics describe the files on disk.
+    assert (job.statistics["entities"]["pages"]["rows"], job.statistics["entities"]["pages"]["done"]) == (0, False)
+    assert job.statistics["writtenRows"] == before_pages
     assert len(two_streams) == 3  # users, spaces and pages were read with two connections
     names = sorted(p.name for p in Path(job_dir(job)).iterdir())
     assert [n.split("_")[0] for n in names if n.endswith(".csv")] == ["spaces", "users"]
     assert not any(n.endswith(".partial") for n in names)
-    with connections["default"].cursor() as cursor:  # no connection of the export is left behind
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
-        assert cursor.fetchone()[0] == 1
+    assert _other_connections_after_closing() == 0  # no connection of the export is left behind
+
+
+def _other_connections_after_closing(wait_seconds: float = 5.0) -> int:
+    """Connections to the test database besides this one, once closed ones have gone: a backend leaves
+    ``pg_stat_activity`` shortly after its client closes, not at the same instant."""
+    import time
+
+    from django.db import connections
+
+    deadline = time.monotonic() + wait_seconds
+    with connections["default"].cursor() as cursor:
+        while True:
+            cursor.execute("SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()")
+            others = cursor.fetchone()[0]
+            if others == 0 or time.monotonic() > deadline:
+                return others
+            time.sleep(0.05)

@@ -6,7 +6,7 @@ import pytest
 
 from datapipeline.errors import InvalidParameter
 from optout.models import OptOutSpace
-from optout.services import optout_add, optout_list, optout_remove
+from optout.services import OptOutChange, optout_add, optout_list, optout_remove
 from wiki.models import Space
 
 
@@ -19,9 +19,11 @@ def spaces(db) -> list[str]:
 
 def test_add_list_remove(spaces):
     assert optout_list() == []
-    assert optout_add(keys=["OPS", "ENG", "OPS"]) == ["ENG", "OPS"]
-    assert optout_add(keys=["ENG"]) == ["ENG", "OPS"]  # already there: no duplicate
-    assert optout_remove(keys=["OPS"]) == ["ENG"]
+    assert optout_add(keys=["OPS", "ENG", "OPS"]) == OptOutChange(
+        processed=["OPS", "ENG"], not_found=[], listed=["ENG", "OPS"]
+    )
+    assert optout_add(keys=["ENG"]).listed == ["ENG", "OPS"]  # already there: no duplicate
+    assert optout_remove(keys=["OPS"]) == OptOutChange(processed=["OPS"], not_found=[], listed=["ENG"])
     assert optout_list() == ["ENG"]
 
 
@@ -31,7 +33,9 @@ def test_unknown_space_refuses_the_whole_request_unless_told_to_continue(spaces)
     assert "NOPE" in caught.value.message
     assert caught.value.errors == [{"key": "optout.key.not.found", "message": "No space with key 'NOPE'."}]
     assert optout_list() == []
-    assert optout_add(keys=["ENG", "NOPE"], continue_if_not_found=True) == ["ENG"]
+    assert optout_add(keys=["ENG", "NOPE"], continue_if_not_found=True) == OptOutChange(
+        processed=["ENG"], not_found=["NOPE"], listed=["ENG"]
+    )
 
 
 def test_removing_a_key_not_listed(spaces):
@@ -39,7 +43,9 @@ def test_removing_a_key_not_listed(spaces):
     with pytest.raises(InvalidParameter, match="Not on the opt-out list: HR"):
         optout_remove(keys=["ENG", "HR"])
     assert optout_list() == ["ENG"]
-    assert optout_remove(keys=["ENG", "HR"], continue_if_not_found=True) == []
+    assert optout_remove(keys=["ENG", "HR"], continue_if_not_found=True) == OptOutChange(
+        processed=["ENG"], not_found=["HR"], listed=[]
+    )
 
 
 def test_only_the_space_type_is_supported(spaces):
@@ -58,7 +64,7 @@ def test_the_limit_is_honoured(spaces, settings):
     assert "plugin.data.pipeline.optout.count.limit" in caught.value.message
     assert caught.value.key == "optout.count.limit.exceeded"
     assert OptOutSpace.objects.count() == 2
-    assert optout_add(keys=["HR"]) == ["ENG", "HR"]  # re-adding a listed key is not over the limit
+    assert optout_add(keys=["HR"]).listed == ["ENG", "HR"]  # re-adding a listed key is not over the limit
     with pytest.raises(InvalidParameter, match="would hold 3 spaces"):
         optout_remove(keys=["ENG"]) and optout_add(keys=["OPS", "~alice"])
     assert optout_list() == ["HR"]

@@ -38,7 +38,7 @@ def test_set_then_show_prints_the_schedule_and_next_run_time():
     assert "mon, sat (every 2 weeks" in shown
     assert "02:00:00 (Europe/Berlin)" in shown
     assert "the last 90 days before each run" in shown
-    assert "nextRunTime:    2026-06-06T02:00:00+02:00" in shown
+    assert "nextRunTime:    2026-06-06T00:00:00Z" in shown  # 02:00 in Berlin
     assert "Warning" not in shown
     assert AuditEntry.objects.get(action="schedule.set").via == "command"
 
@@ -47,9 +47,9 @@ def test_show_json_is_the_rest_body():
     run("set", "--days", "sat", "--time", "02:00:00", "--from-date", "2026-01-01T00:00:00Z", "--schema-version", "1")
     body = json.loads(run("show", "--json"))
     assert body["days"] == ["sat"]
-    assert body["fromDate"] == "2026-01-01T01:00:00+01:00"
+    assert body["fromDate"] == "2026-01-01T00:00:00Z"
     assert body["schemaVersion"] == 1
-    assert body["nextRunTime"] == "2026-06-06T02:00:00+02:00"
+    assert body["nextRunTime"] == "2026-06-06T00:00:00Z"
 
 
 def test_set_changes_only_the_options_given():
@@ -80,7 +80,7 @@ def test_remove():
     [
         (["--days", "mon,funday", "--time", "02:00:00"], "--days: days: 'funday' is not a weekday"),
         (["--days", ",", "--time", "02:00:00"], "--days: days: select at least one weekday"),
-        (["--days", "mon", "--time", "2am"], "--time: time must be HH:mm:ss"),
+        (["--days", "mon", "--time", "2am"], "--time: time must be HH:mm or HH:mm:ss"),
         (["--days", "mon", "--time", "02:00:00", "--every-weeks", "53"], "--every-weeks: repeatIntervalInWeeks"),
         (["--days", "mon", "--time", "02:00:00", "--every-weeks", "two"], "--every-weeks: repeatIntervalInWeeks"),
         (["--days", "mon", "--time", "02:00:00", "--from-date", "2099-01-01T00:00:00Z"], "--from-date: fromDate"),
@@ -110,5 +110,27 @@ def test_show_notes_a_time_zone_change(zone):
     zone("America/New_York")
     shown = run("show")
     assert "saved while TIME_ZONE was Europe/Berlin; the time stays 02:00:00, now read in America/New_York" in shown
-    assert "nextRunTime:    2026-06-06T02:00:00-04:00" in shown
-    assert "Warning: the task cluster's trigger is armed for 2026-06-05T20:00:00-04:00" in shown
+    assert "nextRunTime:    2026-06-06T06:00:00Z" in shown  # 02:00 in New York
+    assert "Warning: the task cluster's trigger is armed for 2026-06-06T00:00:00Z" in shown
+
+
+def test_readmes_example_with_hh_mm_and_full_day_names_works():
+    run("set", "--days", "MONDAY,thu,Saturday", "--time", "02:30")
+    schedule = ExportSchedule.objects.get()
+    assert schedule.days == ["mon", "thu", "sat"]
+    assert schedule.time.isoformat() == "02:30:00"
+    shown = run("show")
+    assert "Days:           mon, thu, sat (every week" in shown
+    assert "Time:           02:30:00 (Europe/Berlin)" in shown
+    body = json.loads(run("show", "--json"))
+    assert (body["days"], body["time"]) == (["mon", "thu", "sat"], "02:30:00")
+
+
+def test_a_bad_day_names_the_value_and_what_is_accepted():
+    with pytest.raises(CommandError) as caught:
+        run("set", "--days", "mon,Funday", "--time", "02:30")
+    assert str(caught.value) == (
+        "Schedule not saved:\n  --days: days: 'Funday' is not a weekday; accepted: mon, tue, wed, thu, fri, sat, "
+        "sun or the full names (MONDAY …), in any case."
+    )
+    assert ExportSchedule.objects.count() == 0

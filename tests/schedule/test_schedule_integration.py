@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
+from datapipeline.isotime import iso_utc
 from exports.models import ExportJob, JobStatus
 from exports.schedules import SCHEDULE_NAME, WEEKDAYS, schedule_set, schedule_to_dict, server_zone
 from wiki.models import Content, Profile, Space
@@ -101,7 +102,7 @@ def test_a_real_qcluster_fires_the_schedule_and_the_export_completes(on_postgres
         time=target.strftime("%H:%M:%S"),
         rolling_window_days=7,
     )
-    assert schedule_to_dict(schedule)["nextRunTime"] == target.isoformat()
+    assert schedule_to_dict(schedule)["nextRunTime"] == iso_utc(target)
     assert Schedule.objects.get(name=SCHEDULE_NAME).next_run == target
 
     process, log_path = request.getfixturevalue("qcluster")

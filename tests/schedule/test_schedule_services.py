@@ -95,7 +95,7 @@ def test_absolute_from_date_is_kept_with_its_offset():
     stored = ExportSchedule.objects.get()
     assert stored.from_date == datetime.fromisoformat("2026-01-31T00:00:00+00:00")
     assert stored.rolling_window_days is None and stored.rolling_window_months is None
-    assert schedule_to_dict(stored)["fromDate"] == "2026-01-31T01:00:00+01:00"
+    assert schedule_to_dict(stored)["fromDate"] == "2026-01-31T00:00:00Z"
 
 
 def test_to_dict_is_the_compatible_body_with_next_run_time():
@@ -109,7 +109,7 @@ def test_to_dict_is_the_compatible_body_with_next_run_time():
         "fromDate": None,
         "schemaVersion": DEFAULT_VERSION,
     }
-    assert body["nextRunTime"] == "2026-06-06T02:00:00+02:00"
+    assert body["nextRunTime"] == "2026-06-06T00:00:00Z"  # 02:00 in Berlin
     assert body["enabled"] is True
     assert body["rollingWindowMonths"] == 12
 
@@ -124,7 +124,7 @@ def test_set_and_delete_are_audited_with_the_user():
         ("schedule.set", user.pk, "api"),
         ("schedule.delete", user.pk, "admin"),
     ]
-    assert entries[0]["details"]["nextRunTime"] == "2026-06-06T02:00:00+02:00"
+    assert entries[0]["details"]["nextRunTime"] == "2026-06-06T00:00:00Z"
     assert entries[1]["details"]["existed"] is True
 
 
@@ -155,11 +155,11 @@ BAD_INPUT = [
     ({"repeat_interval_weeks": "2"}, "schedule.repeat.interval.invalid", "repeatIntervalInWeeks"),
     ({"repeat_interval_weeks": 1.5}, "schedule.repeat.interval.invalid", "repeatIntervalInWeeks"),
     ({"repeat_interval_weeks": True}, "schedule.repeat.interval.invalid", "repeatIntervalInWeeks"),
-    ({"time": "2:00"}, "schedule.time.invalid", "time must be HH:mm:ss"),
-    ({"time": "24:00:00"}, "schedule.time.invalid", "time must be HH:mm:ss"),
-    ({"time": "02:00"}, "schedule.time.invalid", "time must be HH:mm:ss"),
-    ({"time": "02:00:00 pm"}, "schedule.time.invalid", "time must be HH:mm:ss"),
-    ({"time": 200}, "schedule.time.invalid", "time must be HH:mm:ss"),
+    ({"time": "2:00"}, "schedule.time.invalid", "time must be HH:mm or HH:mm:ss"),
+    ({"time": "24:00:00"}, "schedule.time.invalid", "time must be HH:mm or HH:mm:ss"),
+    ({"time": "02:00:0"}, "schedule.time.invalid", "time must be HH:mm or HH:mm:ss"),
+    ({"time": "02:00:00 pm"}, "schedule.time.invalid", "time must be HH:mm or HH:mm:ss"),
+    ({"time": 200}, "schedule.time.invalid", "time must be HH:mm or HH:mm:ss"),
     ({"from_date": "2026-07-01T00:00:00Z"}, "export.from.date.invalid", "in the future"),
     ({"from_date": "yesterday"}, "export.from.date.invalid", "fromDate"),
     ({"from_date": "2026-01-01T00:00:00"}, "export.from.date.invalid", "offset"),

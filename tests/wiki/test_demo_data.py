@@ -6,22 +6,32 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError
-from django.db.models import F
+from django.db.models import Count, F, Max, Min
 from django.db.models.functions import Length
+from django.utils import timezone
 
 from tests.wiki.conftest import site_digest
 from tests.wiki.factories import PageFactory, SuperuserFactory, UserFactory
-from wiki.demo import REFERENCE_DATE, SCALES, DemoScale, scale_parse
+from wiki.demo import SCALES, DemoScale, scale_parse
 from wiki.models import AnalyticsEvent, Comment, Content, Profile, Space
 
 pytestmark = pytest.mark.django_db
 BASE_DIR = Path(__file__).resolve().parents[2]
+NOW = "2026-11-01T12:00:00Z"
+NOW_DATETIME = datetime(2026, 11, 1, 12, tzinfo=UTC)
+TIMED = [
+    (Content, "created"),
+    (Content, "updated"),
+    (Comment, "created"),
+    (Comment, "updated"),
+    (AnalyticsEvent, "created"),
+]
 
 
 def counts() -> DemoScale:
@@ -40,7 +50,9 @@ def test_builds_the_counts_of_the_scale(demo_data, scale):
     assert counts() == SCALES[scale]
     assert Profile.objects.count() == SCALES[scale].users
     assert "pages and blog posts" in out and "total" in out
-    assert f"{SCALES[scale].contents:,} / {SCALES[scale].contents:,} (100%)" in err
+    # Progress goes to stdout with the result; stderr stays empty on success.
+    assert f"{SCALES[scale].contents:,} / {SCALES[scale].contents:,} (100%)" in out
+    assert err == ""
 
 
 def test_default_scale_is_small(demo_data):
@@ -64,14 +76,23 @@ def test_unknown_scale_is_refused_naming_the_value(demo_data, value):
     assert counts() == DemoScale(0, 0, 0, 0, 0)
 
 
-def test_same_seed_gives_the_same_site_and_another_seed_another(demo_data):
-    demo_data("--scale", "small", "--seed", "7")
+def test_same_seed_and_now_give_the_same_site_and_another_seed_or_now_another(demo_data):
+    demo_data("--scale", "small", "--seed", "7", "--now", NOW)
     first = site_digest()
-    demo_data("--scale", "small", "--seed", "7", "--reset")
+    demo_data("--scale", "small", "--seed", "7", "--now", "2026-11-01T13:00:00+01:00", "--reset")  # the same instant
     assert site_digest() == first
-    demo_data("--scale", "small", "--seed", "8", "--reset")
+    demo_data("--scale", "small", "--seed", "8", "--now", NOW, "--reset")
+    assert site_digest() != first
+    demo_data("--scale", "small", "--seed", "7", "--now", "2026-11-02T12:00:00Z", "--reset")
     assert site_digest() != first
     assert counts() == SCALES["small"]
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-01T12:00:00", "2026-13-01T00:00:00Z"])
+def test_a_bad_now_is_refused_naming_the_value(demo_data, value):
+    with pytest.raises(CommandError, match=re.escape(repr(value))):
+        demo_data("--scale", "tiny", "--now", value)
+    assert counts() == DemoScale(0, 0, 0, 0, 0)
 
 
 def test_refuses_a_second_run_without_reset_and_changes_nothing(demo_data):
@@ -165,19 +186,47 @@ def test_the_small_site_is_realistic(demo_data):
     assert any(not name.isascii() for name in Profile.objects.values_list("full_name", flat=True))
 
 
-def test_times_come_from_the_reference_date_not_the_clock(demo_data):
-    demo_data("--scale", "small")
-    year_before = REFERENCE_DATE - timedelta(days=365)
-    start = REFERENCE_DATE - timedelta(days=730)
+def newest_and_oldest() -> tuple[datetime, datetime]:
+    newest = max(m.objects.aggregate(t=Max(field))["t"] for m, field in TIMED)
+    oldest = min(m.objects.aggregate(t=Min(field))["t"] for m, field in TIMED)
+    return newest, oldest
+
+
+def test_times_span_the_two_years_before_now_the_newest_within_the_last_day(demo_data):
+    demo_data("--scale", "small", "--now", NOW)
+    newest, oldest = newest_and_oldest()
+    assert NOW_DATETIME - timedelta(days=1) < newest <= NOW_DATETIME
+    assert NOW_DATETIME - timedelta(days=730) <= oldest < NOW_DATETIME - timedelta(days=600)
+    year_before = NOW_DATETIME - timedelta(days=365)
+    month_before = NOW_DATETIME - timedelta(days=30)
     for model, field in [(Content, "updated"), (Comment, "updated"), (AnalyticsEvent, "created")]:
         rows = model.objects.all()
-        assert not rows.filter(**{f"{field}__gt": REFERENCE_DATE}).exists()
-        assert not rows.filter(**{f"{field}__lt": start}).exists()
-        # A default export (fromDate one year back) leaves some out and keeps some.
+        # A default export (fromDate one year back) leaves some out and keeps some; a 30-day window finds some.
         assert rows.filter(**{f"{field}__lt": year_before}).exists()
         assert rows.filter(**{f"{field}__gte": year_before}).exists()
+        assert rows.filter(**{f"{field}__gte": month_before}).count() > 0.02 * rows.count()
     assert not Content.objects.filter(updated__lt=F("created")).exists()
     assert not Comment.objects.filter(created__lt=F("content__created")).exists()
+
+
+def test_without_now_the_site_is_dated_up_to_the_clock(demo_data):
+    before = timezone.now().replace(microsecond=0)
+    demo_data("--scale", "tiny")
+    newest, oldest = newest_and_oldest()
+    assert before - timedelta(days=1) < newest <= timezone.now()
+    assert oldest >= before - timedelta(days=730)
+
+
+def test_pages_are_spread_over_the_global_spaces_personal_spaces_hold_few(demo_data):
+    demo_data("--scale", "small", "--now", NOW)
+    per_space = dict(Space.objects.annotate(n=Count("contents")).values_list("key", "n"))
+    assert sum(per_space.values()) == SCALES["small"].contents
+    assert max(per_space.values()) < 0.25 * SCALES["small"].contents
+    personal = {key: n for key, n in per_space.items() if key.startswith("~")}
+    assert personal and max(personal.values()) <= 7
+    global_sizes = sorted((n for key, n in per_space.items() if not key.startswith("~")), reverse=True)
+    # A long tail: the biggest global space holds several times the median one.
+    assert global_sizes[0] > 3 * global_sizes[len(global_sizes) // 2]
 
 
 def sqlite_rows(path: Path) -> list[tuple]:
@@ -215,7 +264,7 @@ def test_command_line_refuses_a_second_run_and_rebuilds_the_same_site_in_another
         )
 
     assert manage("migrate", "-v0").returncode == 0
-    first = manage("demo_data", "--scale", "small", "--seed", "3")
+    first = manage("demo_data", "--scale", "small", "--seed", "3", "--now", NOW)
     assert first.returncode == 0, first.stderr
     assert "analytics events" in first.stdout
     rows = sqlite_rows(tmp_path / "db.sqlite3")
@@ -227,6 +276,6 @@ def test_command_line_refuses_a_second_run_and_rebuilds_the_same_site_in_another
     assert "Traceback" not in second.stderr
     assert sqlite_rows(tmp_path / "db.sqlite3") == rows
 
-    again = manage("demo_data", "--scale", "small", "--seed", "3", "--reset", hash_seed="2")
+    again = manage("demo_data", "--scale", "small", "--seed", "3", "--now", NOW, "--reset", hash_seed="2")
     assert again.returncode == 0, again.stderr
     assert sqlite_rows(tmp_path / "db.sqlite3") == rows

@@ -1,11 +1,10 @@
 """Reproducible demo data for the site: scales, row generators and the services that load them."""
 
-from .generate import REFERENCE_DATE, DemoPlan
+from .generate import DemoPlan
 from .load import TableLoad, site_build, site_counts, site_delete
 from .scale import SCALES, DemoScale, scale_parse
 
 __all__ = [
-    "REFERENCE_DATE",
     "SCALES",
     "DemoPlan",
     "DemoScale",

@@ -1,7 +1,8 @@
 """Row generators of a demo site: one seeded plan, rows streamed table by table as tuples.
 
-Everything derives from the seed and a fixed reference date, never from the clock, so the
-same seed gives the same site byte for byte. Rows are yielded one at a time; what later
+Everything derives from the seed and the site's "now" (the moment the newest activity happened,
+by default the clock when the command runs), so the same seed and the same now give the same
+site byte for byte. Rows are yielded one at a time; what later
 tables need from earlier ones (when each page was created, which page a comment is on) is
 kept in compact arrays of integers, a few MB at the full scale, never as model instances.
 Run the generators in the order of ``DemoPlan.tables()``: each one fills what the next reads.
@@ -17,11 +18,14 @@ from datetime import UTC, datetime, timedelta
 from .scale import DemoScale
 from .text import FIRST_NAMES, LABELS, LAST_NAMES, SPACE_WORDS, TextPool
 
-# The demo site's "now": activity is spread over the two years before it, so an export's
-# default fromDate (now minus 365 days) leaves part of it out.
-REFERENCE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+# Activity is spread over the two years before the site's "now", so an export's default fromDate
+# (now minus 365 days) leaves part of it out; the newest event is less than an hour old.
 SPAN_SECONDS = 730 * 24 * 3600
-START = REFERENCE_DATE - timedelta(seconds=SPAN_SECONDS)
+NEWEST_EVENT_MAX_AGE_SECONDS = 3600
+# Pages per global space follow a Zipf law of this exponent (a few big spaces, a long tail of small
+# ones); a personal space holds its home page and at most PERSONAL_EXTRA_PAGES more.
+ZIPF_EXPONENT = 0.7
+PERSONAL_EXTRA_PAGES = 6
 # One unusable password for every demo user: hashing 100,000 passwords would take hours.
 UNUSABLE_PASSWORD = "!demo-data-unusable-password"  # noqa: S105 (starts with "!": unusable)
 
@@ -55,10 +59,6 @@ PAGE, BLOG = 0, 1
 _MASK = (1 << 64) - 1
 
 
-def _at(offset: int) -> datetime:
-    return START + timedelta(seconds=offset)
-
-
 def _mix(seed: int, i: int) -> int:
     """A cheap, well-spread hash of (seed, i) (splitmix64), for values that must be a function of i."""
     z = (seed * 0x9E3779B97F4A7C15 + (i + 1) * 0xBF58476D1CE4E5B9) & _MASK
@@ -77,9 +77,15 @@ def _coprime_stride(n: int) -> int:
 class DemoPlan:
     """The shape of one demo site (who owns which space, how many pages each space has) and its rows."""
 
-    def __init__(self, scale: DemoScale, seed: int, *, user_id_base: int = 1, profile_id_base: int = 1) -> None:
+    def __init__(
+        self, scale: DemoScale, seed: int, *, now: datetime, user_id_base: int = 1, profile_id_base: int = 1
+    ) -> None:
+        if now.tzinfo is None:
+            raise ValueError(f"now must have a time zone, not {now.isoformat()}")
         self.scale = scale
         self.seed = seed
+        self.now = now.astimezone(UTC).replace(microsecond=0)
+        self.start = self.now - timedelta(seconds=SPAN_SECONDS)
         self.user_id_base = user_id_base
         self.profile_id_base = profile_id_base
         self.text = TextPool(seed)
@@ -96,13 +102,7 @@ class DemoPlan:
                 personal += 1
         self.space_created = array("q", (rng.randrange(SPAN_SECONDS * 2 // 5) for _ in range(n_spaces)))
 
-        # Pages per space: one home page each, the rest spread unevenly (a few big spaces, many small).
-        weights = [min(rng.paretovariate(1.2), 200.0) for _ in range(n_spaces)]
-        rest = scale.contents - n_spaces
-        total_weight = sum(weights)
-        sizes = [1 + int(rest * w / total_weight) for w in weights]
-        for j in range(scale.contents - sum(sizes)):
-            sizes[j % n_spaces] += 1
+        sizes = self._space_sizes(rng)
         self.space_start = array("q", [0]) * (n_spaces + 1)
         for j, size in enumerate(sizes):
             self.space_start[j + 1] = self.space_start[j] + size
@@ -111,6 +111,30 @@ class DemoPlan:
         self.content_created = array("q", [0]) * scale.contents
         self.content_kind = bytearray(scale.contents)
         self.comment_content = array("q", [0]) * scale.comments
+
+    def _space_sizes(self, rng: random.Random) -> list[int]:
+        """Contents per space: a home page each; a few more in personal spaces; the rest Zipf over global ones."""
+        n_spaces, contents = self.scale.spaces, self.scale.contents
+        sizes = [1] * n_spaces
+        rest = contents - n_spaces
+        for j in range(n_spaces):
+            if self.space_owner[j] >= 0 and rest > 0:
+                extra = min(rest, rng.randint(0, PERSONAL_EXTRA_PAGES))
+                sizes[j] += extra
+                rest -= extra
+        global_spaces = [j for j in range(n_spaces) if self.space_owner[j] < 0] or list(range(n_spaces))
+        rng.shuffle(global_spaces)  # which space is the biggest depends on the seed, not on its position
+        weights = [1 / (rank + 1) ** ZIPF_EXPONENT for rank in range(len(global_spaces))]
+        total_weight = sum(weights)
+        shares = [int(rest * w / total_weight) for w in weights]
+        for rank in range(rest - sum(shares)):  # what rounding left over, to the biggest first
+            shares[rank % len(shares)] += 1
+        for j, share in zip(global_spaces, shares, strict=True):
+            sizes[j] += share
+        return sizes
+
+    def _at(self, offset: int) -> datetime:
+        return self.start + timedelta(seconds=offset)
 
     # --- pure functions of an index, so that any table can name any user or space -------------
     def user_names(self, i: int) -> tuple[str, str, str]:
@@ -152,12 +176,12 @@ class DemoPlan:
         for i in range(self.scale.users):
             username, first, last = self.user_names(i)
             joined = rng.randrange(-SPAN_SECONDS // 2, SPAN_SECONDS - 30 * 24 * 3600)
-            last_login = None if rng.random() < 0.15 else _at(joined + rng.randrange(SPAN_SECONDS - joined))
+            last_login = None if rng.random() < 0.15 else self._at(joined + rng.randrange(SPAN_SECONDS - joined))
             email = "" if rng.random() < 0.02 else f"{username}@example.com"
             active = rng.random() >= 0.08
             yield (
                 self.user_id_base + i, UNUSABLE_PASSWORD, last_login, False, username, first, last, email,
-                False, active, _at(joined),
+                False, active, self._at(joined),
             )  # fmt: skip
 
     def profiles(self) -> Iterator[tuple]:
@@ -180,7 +204,7 @@ class DemoPlan:
             yield (
                 j + 1, key, name, "personal" if personal else "global",
                 "archived" if j % 7 == 3 else "current", self.space_start[j] + 1, creator, modifier,
-                _at(created), _at(updated),
+                self._at(created), self._at(updated),
             )  # fmt: skip
 
     def contents(self) -> Iterator[tuple]:
@@ -220,7 +244,7 @@ class DemoPlan:
                 self.content_kind[c] = BLOG if blog else PAGE
                 yield (
                     c + 1, j + 1, "blogpost" if blog else "page", title, body, parent, labels, version,
-                    version_comment, status, creator, modifier, _at(created), _at(updated),
+                    version_comment, status, creator, modifier, self._at(created), self._at(updated),
                 )  # fmt: skip
 
     def comments(self) -> Iterator[tuple]:
@@ -247,7 +271,7 @@ class DemoPlan:
                 thread.append((m + 1, location, created))
                 yield (
                     m + 1, c + 1, self.space_of_content(c) + 1, parent, body, location, creator, modifier,
-                    _at(created), _at(updated),
+                    self._at(created), self._at(updated),
                 )  # fmt: skip
                 m += 1
 
@@ -275,10 +299,12 @@ class DemoPlan:
                 # Attachments have no table here: their ids lie above every page's.
                 content_id = n_contents + 1 + rng.randrange(n_contents) if kind == "attachment" else c + 1
             start = self.content_created[c]
-            if action == "created" and kind != "comment":
+            if e == self.scale.events - 1:  # the newest activity: within the last hour of now
+                created = SPAN_SECONDS - 1 - rng.randrange(min(NEWEST_EVENT_MAX_AGE_SECONDS, SPAN_SECONDS - start))
+            elif action == "created" and kind != "comment":
                 created = start
             else:
                 created = start + rng.randrange(SPAN_SECONDS - start + 1)
             author = None if rng.random() < 0.05 else self._user_id(rng)
             space = None if rng.random() < 0.03 else self.space_of_content(c) + 1
-            yield e + 1, f"{kind}_{action}", _at(created), author, space, c + 1, content_id
+            yield e + 1, f"{kind}_{action}", self._at(created), author, space, c + 1, content_id

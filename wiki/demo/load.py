@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
@@ -67,9 +68,14 @@ def site_delete(*, batch_size: int = 2_000) -> None:
 
 @transaction.atomic
 def site_build(
-    *, scale: DemoScale, seed: int, batch_size: int = 5_000, progress: ProgressCallback | None = None
+    *,
+    scale: DemoScale,
+    seed: int,
+    now: datetime,
+    batch_size: int = 5_000,
+    progress: ProgressCallback | None = None,
 ) -> list[TableLoad]:
-    """Fill an empty site with the demo data of ``scale`` and ``seed``; returns what was loaded per table.
+    """Fill an empty site with the demo data of ``scale``, ``seed`` and ``now``; returns what was loaded per table.
 
     All or nothing: one transaction. Users and profiles get ids after the highest kept one (the
     superusers'), every wiki table starts at id 1, and the sequences are moved past them.
@@ -78,6 +84,7 @@ def site_build(
     plan = DemoPlan(
         scale,
         seed,
+        now=now,
         user_id_base=(User.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
         profile_id_base=(Profile.objects.aggregate(m=Max("pk"))["m"] or 0) + 1,
     )

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datapipeline.errors import PipelineError
-from datapipeline.paths import export_path_reset, export_path_set, export_root
+from datapipeline.paths import export_root
+from exports.configuration import export_path_reset, export_path_set
 
 
 class Command(BaseCommand):

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datapipeline.properties import PROPERTIES, property_reset, property_set, property_values
+from datapipeline.properties import property_values
+from exports.configuration import property_reset, property_set
+from exports.inputs import parse_property_name
 
 
 class Command(BaseCommand):
@@ -25,17 +27,21 @@ class Command(BaseCommand):
         if action != "list":
             if name is None:
                 raise CommandError(f"'pipeline_config {action}' needs a property name.")
-            if name not in PROPERTIES:
-                raise CommandError(f"Unknown property {name!r}; known: {', '.join(PROPERTIES)}.")
+            try:
+                parse_property_name(name)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
         if action == "set":
             if value is None:
                 raise CommandError(f"'pipeline_config set {name}' needs a value.")
             try:
                 property_set(name=name, value=value)
             except ValueError as exc:
-                raise CommandError(f"Invalid value {value!r} for {name}: {exc}.") from None
+                raise CommandError(str(exc)) from None
         elif action == "reset":
             property_reset(name=name)
         for item in property_values():
             if action == "list" or item["name"] == name:
                 self.stdout.write(f"{item['name']} = {item['value']}  ({item['source']})")
+                if item["problem"]:
+                    self.stderr.write(f"  not used: {item['problem']}.")

@@ -1,4 +1,4 @@
-"""Print, write or check the schema reference generated from datapipeline/schema.py."""
+"""Print, write or check the schema reference generated from the dataset registry."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             current = path.read_text(encoding="utf-8") if path.is_file() else None
             if current != text:
                 raise CommandError(
-                    f"{path} is out of date with datapipeline/schema.py; run: python manage.py schema_reference --write"
+                    f"{path} is out of date with the dataset registry; run: python manage.py schema_reference --write"
                 )
             self.stdout.write(f"{path} is up to date.")
         elif options["write"]:

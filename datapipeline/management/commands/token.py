@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from datapipeline.isotime import iso_utc
 from datapipeline.models import PersonalAccessToken
-from datapipeline.tokens import token_create, token_revoke
+from exports.tokens import token_create, token_list, token_revoke, token_state
 
 
 class Command(BaseCommand):
@@ -34,15 +34,12 @@ class Command(BaseCommand):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
             raise CommandError(f"No user named {user!r}.")
-        if expires_in_days is not None and expires_in_days < 1:
-            raise CommandError(f"--expires-in-days must be 1 or more, got {expires_in_days}.")
-        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
         try:
-            token, raw = token_create(user=owner, name=name, expires_at=expires_at)
+            token, raw = token_create(user=owner, name=name, expires_in_days=expires_in_days, via="command")
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(raw)
-        expiry = f"expires {token.expires_at.isoformat(timespec='seconds')}" if token.expires_at else "never expires"
+        expiry = f"expires {iso_utc(token.expires_at)}" if token.expires_at else "never expires"
         self.stderr.write(
             self.style.WARNING(
                 f"Token {token.pk} ({token.name!r}) for {owner.username}, {expiry}. "
@@ -53,20 +50,13 @@ class Command(BaseCommand):
             self.stderr.write(self.style.WARNING(f"{owner.username} is not a superuser: the API will answer 403."))
 
     def _list(self, *, user: str | None, **_: Any) -> None:
-        tokens = PersonalAccessToken.objects.select_related("user").order_by("id")
-        if user:
-            tokens = tokens.filter(user__username=user)
+        tokens = token_list(username=user, newest_first=False)
         now = timezone.now()
         self.stdout.write(f"{'ID':>4}  {'USER':<16} {'NAME':<24} {'TOKEN':<10} {'STATE':<8} {'EXPIRES':<20} LAST USED")
         for token in tokens:
-            if token.revoked_at:
-                state = "revoked"
-            elif token.expires_at and token.expires_at <= now:
-                state = "expired"
-            else:
-                state = "active"
-            expires = token.expires_at.isoformat(timespec="minutes") if token.expires_at else "never"
-            used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+            state = token_state(token, now)
+            expires = iso_utc(token.expires_at, timespec="minutes") if token.expires_at else "never"
+            used = iso_utc(token.last_used_at, timespec="minutes") if token.last_used_at else "never"
             self.stdout.write(
                 f"{token.pk:>4}  {token.user.username:<16} {token.name[:24]:<24} {'…' + token.last_four:<10} "
                 f"{state:<8} {expires:<20} {used}"
@@ -74,7 +64,7 @@ class Command(BaseCommand):
 
     def _revoke(self, *, id: int, **_: Any) -> None:
         try:
-            token = token_revoke(token_id=id)
+            token = token_revoke(token_id=id, via="command")
         except PersonalAccessToken.DoesNotExist:
             raise CommandError(f"No token with id {id}.") from None
         self.stdout.write(f"Token {token.pk} ({token.name!r}, …{token.last_four}) is revoked.")

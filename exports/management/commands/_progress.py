@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 BAR_WIDTH = 30
-LINE_INTERVAL = 5.0  # seconds between plain progress lines when stderr is not a terminal
+LINE_INTERVAL = 5.0  # seconds between plain progress lines when the output is not a terminal
 
 
 class ProgressDisplay:

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datapipeline.errors import PipelineError
+from exports.jobs import export_cancel
 from exports.models import Trigger
-from exports.services import export_cancel
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Show, set or remove the export schedule (SPEC §7); a thin shell over exports.schedules."""
+"""Show, set or remove the export schedule (days, every N weeks, time, window); a thin shell over the services."""
 
 from __future__ import annotations
 
@@ -9,26 +9,30 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datapipeline.errors import KEY_FROM_DATE_INVALID, KEY_SCHEMA_MISSING, PipelineError
+from datapipeline.isotime import iso_utc
 from exports import schedules
+from exports.inputs import (
+    KEY_DAYS_INVALID,
+    KEY_FORMAT_INVALID,
+    KEY_MODE_INVALID,
+    KEY_REPEAT_INVALID,
+    KEY_TIME_INVALID,
+    KEY_WINDOW_INVALID,
+    whole_number_or_text,
+)
 from exports.models import Trigger
 
 # Which option a service error key belongs to, so the message names what the user typed.
 OPTION_FOR_KEY = {
-    schedules.KEY_DAYS_INVALID: "--days",
-    schedules.KEY_REPEAT_INVALID: "--every-weeks",
-    schedules.KEY_TIME_INVALID: "--time",
+    KEY_DAYS_INVALID: "--days",
+    KEY_REPEAT_INVALID: "--every-weeks",
+    KEY_TIME_INVALID: "--time",
     KEY_FROM_DATE_INVALID: "--from-date",
-    schedules.KEY_WINDOW_INVALID: "--from-date/--rolling-days/--rolling-months",
+    KEY_WINDOW_INVALID: "--from-date/--rolling-days/--rolling-months",
     KEY_SCHEMA_MISSING: "--schema-version",
+    KEY_FORMAT_INVALID: "--format",
+    KEY_MODE_INVALID: "--mode",
 }
-
-
-def _int_or_raw(value: str | None) -> int | str | None:
-    """Whole numbers become ints; anything else goes to the service as typed, to be refused there."""
-    if value is None:
-        return None
-    text = value.strip()
-    return int(text) if text.lstrip("-").isdigit() else value
 
 
 class Command(BaseCommand):
@@ -41,14 +45,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["show", "set", "remove", "sync"], nargs="?", default="show")
-        parser.add_argument("--days", help="Comma-separated weekdays: mon,tue,wed,thu,fri,sat,sun.")
+        parser.add_argument(
+            "--days", help="Comma-separated weekdays: mon,tue,wed,thu,fri,sat,sun or the full names (monday), any case."
+        )
         parser.add_argument("--every-weeks", help="Run every N weeks (1-52), counted from the first run.")
-        parser.add_argument("--time", help="Time of day, HH:MM:SS, in the server time zone.")
+        parser.add_argument("--time", help="Time of day, HH:MM or HH:MM:SS (24-hour), in the server time zone.")
         window = parser.add_mutually_exclusive_group()
         window.add_argument("--from-date", help="Absolute start of the data, ISO 8601 with an offset.")
         window.add_argument("--rolling-days", help="Export the last D days, computed at each run.")
         window.add_argument("--rolling-months", help="Export the last M months, computed at each run (default 12).")
         parser.add_argument("--schema-version", help="Schema version to export (default: the current one).")
+        parser.add_argument("--format", dest="file_format", help="The files' format: csv (the default) or parquet.")
+        parser.add_argument(
+            "--mode", help="FULL (the default) or INCREMENTAL: only what changed since the last export, any case."
+        )
         parser.add_argument("--disabled", action="store_true", help="Save the schedule switched off.")
         parser.add_argument("--json", action="store_true", help="Print the schedule as the REST API's JSON body.")
 
@@ -77,22 +87,27 @@ class Command(BaseCommand):
                 "rolling_window_days": current.rolling_window_days,
                 "rolling_window_months": current.rolling_window_months,
                 "schema_version": current.schema_version,
+                "file_format": current.file_format,
+                "mode": current.mode,
             }
         elif options["days"] is None or options["time"] is None:
             raise CommandError("There is no export schedule yet: give at least --days and --time.")
         if options["days"] is not None:
             kwargs["days"] = [day.strip() for day in options["days"].split(",") if day.strip()]
         if options["every_weeks"] is not None:
-            kwargs["repeat_interval_weeks"] = _int_or_raw(options["every_weeks"])
+            kwargs["repeat_interval_weeks"] = whole_number_or_text(options["every_weeks"])
         kwargs.setdefault("repeat_interval_weeks", 1)
         if options["time"] is not None:
             kwargs["time"] = options["time"]
         if any(options[name] is not None for name in ("from_date", "rolling_days", "rolling_months")):
             kwargs["from_date"] = options["from_date"]
-            kwargs["rolling_window_days"] = _int_or_raw(options["rolling_days"])
-            kwargs["rolling_window_months"] = _int_or_raw(options["rolling_months"])
+            kwargs["rolling_window_days"] = whole_number_or_text(options["rolling_days"])
+            kwargs["rolling_window_months"] = whole_number_or_text(options["rolling_months"])
         if options["schema_version"] is not None:
-            kwargs["schema_version"] = _int_or_raw(options["schema_version"])
+            kwargs["schema_version"] = whole_number_or_text(options["schema_version"])
+        for name in ("file_format", "mode"):
+            if options[name] is not None:
+                kwargs[name] = options[name]
         try:
             schedules.schedule_set(**kwargs, enabled=not options["disabled"], via=Trigger.COMMAND)
         except PipelineError as exc:
@@ -132,7 +147,7 @@ class Command(BaseCommand):
         expected = schedules.schedule_next_run(schedule)
         if armed != expected:
             lines.append(
-                f"  Warning: the task cluster's trigger is armed for {schedules.iso_local(armed) or 'nothing'}; "
+                f"  Warning: the task cluster's trigger is armed for {iso_utc(armed) or 'nothing'}; "
                 "run 'manage.py export_schedule sync' to re-arm it."
             )
         self.stdout.write("\n".join(lines))

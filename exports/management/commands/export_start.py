@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datapipeline.errors import PipelineError
-from datapipeline.runner import MANIFEST_NAME, job_dir, run_export
+from datapipeline.jobfiles import MANIFEST_NAME, job_dir, read_manifest_files
+from datapipeline.shutdown import ShutdownWatch
+from exports.jobs import job_run
 from exports.models import JobStatus, Trigger
 from exports.selectors import job_to_dict
 from exports.services import export_start
@@ -24,7 +22,8 @@ from ._progress import ProgressDisplay
 
 class Command(BaseCommand):
     help = (
-        "Start a data pipeline export. By default the job is queued for the task cluster (qcluster) and its "
+        "Start a data pipeline export (progress and results on stdout, warnings and errors on stderr). "
+        "By default the job is queued for the task cluster (qcluster) and its "
         "JSON printed; with --foreground it runs in this process with a progress bar, then prints the job's "
         "final JSON and the files written. Exits non-zero if the export is refused, fails or is cancelled."
     )
@@ -36,8 +35,28 @@ class Command(BaseCommand):
             "(e.g. 2026-01-31T00:00:00Z); default: now minus 365 days.",
         )
         parser.add_argument("--schema-version", help="Schema version to export (default: the active one).")
+        kind = parser.add_mutually_exclusive_group()
+        kind.add_argument(
+            "--incremental",
+            action="store_true",
+            help="Only what changed since the last completed export of the same schema version, plus the keys "
+            "deleted since (no such export: a full export).",
+        )
+        kind.add_argument("--mode", help="FULL (default) or INCREMENTAL, any case (--incremental is INCREMENTAL).")
+        parser.add_argument(
+            "--reconcile",
+            action="store_true",
+            help="With --incremental: also compare the keys of the base chain's files with the site's and report "
+            "those gone around the change log as deleted (refused above the max.deleted.share without --force).",
+        )
         parser.add_argument(
             "--force", action="store_true", help="Turn pre-validation failures (e.g. low disk space) into warnings."
+        )
+        parser.add_argument(
+            "--format",
+            dest="file_format",
+            default=None,
+            help="The files' format: csv (the default) or parquet, in any case.",
         )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--foreground", action="store_true", help="Run the export now, in this process.")
@@ -59,7 +78,10 @@ class Command(BaseCommand):
             job = export_start(
                 from_date=options["from_date"],
                 schema_version=options["schema_version"],
+                file_format=options["file_format"],
                 force_export=options["force"],
+                mode="INCREMENTAL" if options["incremental"] else options["mode"],
+                reconcile=options["reconcile"],
                 trigger=Trigger.COMMAND,
                 enqueue=not foreground,
             )
@@ -81,16 +103,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(job_to_dict(job), indent=2))
             return
 
-        self.stderr.write(f"Export {job.pk} running in the foreground (schema v{job.schema_version}) ...")
-        progress = ProgressDisplay(self.stderr, tty=self.stderr.isatty())
-        with _sigterm_stops_the_export():
+        self.stdout.write(
+            f"Export {job.pk} running in the foreground (schema v{job.schema_version}, {job.file_format}) ..."
+        )
+        progress = ProgressDisplay(self.stdout, tty=self.stdout.isatty())
+        # SIGTERM (kill, a container stop) only sets a flag: the export stops after its current batch
+        # and ends CANCELLED, never with a query cut in half on its connection.
+        watch = ShutdownWatch()
+        with watch.signals_handled():
             try:
-                job = run_export(job.pk, on_progress=progress)
-            except (KeyboardInterrupt, SystemExit) as exc:
+                job = job_run(job.pk, on_progress=progress, stop_check=watch.reason)
+            except KeyboardInterrupt as exc:
                 # The runner has ended the job CANCELLED and written the manifest before re-raising.
                 job.refresh_from_db()
                 self.stdout.write(json.dumps(job_to_dict(job), indent=2))
                 raise CommandError(f"Export {job.pk} interrupted ({type(exc).__name__}): {job.status}.") from None
+        if watch.received_signal:
+            self.stdout.write(json.dumps(job_to_dict(job), indent=2))
+            raise CommandError(f"Export {job.pk} interrupted ({watch.signal_name}): {job.status}.")
         self.stdout.write(json.dumps(job_to_dict(job), indent=2))
         self._print_files(job_dir(job))
         if job.status != JobStatus.COMPLETED:
@@ -98,8 +128,8 @@ class Command(BaseCommand):
 
     def _wait(self, job: Any, *, timeout: float | None) -> Any:
         """Follow a queued job through its row (progress, status) until it is terminal."""
-        self.stderr.write(f"Export {job.pk} queued; waiting for the task cluster (manage.py qcluster) to run it ...")
-        progress = ProgressDisplay(self.stderr, tty=self.stderr.isatty())
+        self.stdout.write(f"Export {job.pk} queued; waiting for the task cluster (manage.py qcluster) to run it ...")
+        progress = ProgressDisplay(self.stdout, tty=self.stdout.isatty())
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job.refresh_from_db()
@@ -114,31 +144,13 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     def _print_files(self, directory: Path) -> None:
-        manifest_path = directory / MANIFEST_NAME
-        if not manifest_path.is_file():
+        files = read_manifest_files(directory)
+        if files is None:
             return
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         self.stdout.write(f"Files in {directory}:")
-        for item in manifest["files"]:
+        for item in files:
             self.stdout.write(f"  {item['file']}  {item['rows']:,} rows  {item['bytes']:,} bytes")
         self.stdout.write(f"  {MANIFEST_NAME}")
-
-
-@contextmanager
-def _sigterm_stops_the_export() -> Iterator[None]:
-    """Turn SIGTERM (kill, a container stop) into SystemExit, so the job ends CANCELLED, not stale."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _messages(entries: list[dict[str, str]]) -> str:

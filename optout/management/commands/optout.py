@@ -30,9 +30,9 @@ class Command(BaseCommand):
             raise CommandError(f"'optout {action}' needs at least one space key.")
         try:
             if action == "add":
-                listed = optout_add(keys=keys, continue_if_not_found=options["continue_if_not_found"])
+                listed = optout_add(keys=keys, continue_if_not_found=options["continue_if_not_found"]).listed
             elif action == "remove":
-                listed = optout_remove(keys=keys, continue_if_not_found=options["continue_if_not_found"])
+                listed = optout_remove(keys=keys, continue_if_not_found=options["continue_if_not_found"]).listed
             else:
                 listed = optout_list()
         except PipelineError as exc:

@@ -1,25 +1,36 @@
 """``manage.py demo_data``: fill the site with realistic, reproducible demo data."""
 
 import time
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from wiki.demo import DemoScale, scale_parse, site_build, site_counts, site_delete
+
+
+def _parse_now(value: str | None) -> datetime:
+    """The site's "now" from --now (ISO 8601 with an offset), or the clock."""
+    if value is None:
+        return timezone.now()
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise CommandError(f"--now must be an ISO 8601 time with an offset, e.g. 2026-11-01T00:00:00Z, not {value!r}.")
+    return parsed
 
 
 def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{n:,} {label}" for label, n in counts.items())
 
 
-def _plain(text: str) -> str:
-    # Progress is not an error: keep it out of the red that stderr gets on a terminal.
-    return text
-
-
 class Progress:
-    """One progress line per table on the command's stderr: rewritten in place on a terminal, every 10% otherwise."""
+    """One progress line per table on the command's stdout: rewritten in place on a terminal, every 10% otherwise."""
 
     def __init__(self, stream: OutputWrapper) -> None:
         self.stream = stream
@@ -30,10 +41,10 @@ class Progress:
         percent = 100 * done // total if total else 100
         line = f"{label:<22} {done:>10,} / {total:,} ({percent}%)"
         if self.tty:
-            self.stream.write("\r" + line, style_func=_plain, ending="\n" if done >= total else "")
+            self.stream.write("\r" + line, ending="\n" if done >= total else "")
         elif percent // 10 != self.last_step.get(label, -1):
             self.last_step[label] = percent // 10
-            self.stream.write(line, style_func=_plain)
+            self.stream.write(line)
         self.stream.flush()
 
 
@@ -52,6 +63,11 @@ class Command(BaseCommand):
             "800k events), or a number that multiplies full, e.g. 0.01.",
         )
         parser.add_argument(
+            "--now",
+            help="The site's now, ISO 8601 with an offset (default: the clock): activity spans the two years "
+            "before it, the newest within the last hour. The same --seed and --now give the same site.",
+        )
+        parser.add_argument(
             "--reset",
             action="store_true",
             help="Delete the site's data first (spaces, pages, comments, events, non-superuser users).",
@@ -60,7 +76,10 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=5_000, help="Rows per insert batch and progress step (default 5000)."
         )
 
-    def handle(self, *args: Any, seed: int, scale: str, reset: bool, batch_size: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, seed: int, scale: str, now: str | None, reset: bool, batch_size: int, **options: Any
+    ) -> None:
+        site_now = _parse_now(now)
         try:
             demo_scale = scale_parse(scale)
         except ValueError as exc:
@@ -75,18 +94,20 @@ class Command(BaseCommand):
                 f"(scale {scale}, seed {seed}). Run with --reset to replace the site's data (superusers are kept)."
             )
         verbose = options["verbosity"] >= 1
-        progress = Progress(self.stderr) if verbose else None
+        progress = Progress(self.stdout) if verbose else None
         started = time.monotonic()
         deleted_in = None
         with transaction.atomic():
             if any(existing.values()):
                 if verbose:
-                    self.stderr.write(f"Deleting the site's data ({_describe(existing)})...", style_func=_plain)
+                    self.stdout.write(f"Deleting the site's data ({_describe(existing)})...")
                 site_delete()
                 deleted_in = time.monotonic() - started
-            loads = site_build(scale=demo_scale, seed=seed, batch_size=batch_size, progress=progress)
+            loads = site_build(scale=demo_scale, seed=seed, now=site_now, batch_size=batch_size, progress=progress)
         if verbose:
-            self.stdout.write(f"Demo data built (scale {scale}, seed {seed}):")
+            self.stdout.write(
+                f"Demo data built (scale {scale}, seed {seed}, now {site_now.isoformat(timespec='seconds')}):"
+            )
             if deleted_in is not None:
                 self.stdout.write(f"  {'previous data deleted':<38} {deleted_in:>8.1f} s")
             for load in loads:
