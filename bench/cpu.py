@@ -3,8 +3,9 @@
 A child's own CPU time comes from ``os.wait4`` when it ends; the database's share is the CPU
 time of its backends (and their parallel workers), found in ``pg_stat_activity`` by the
 ``application_name`` the child connects with and read from ``/proc/<pid>/stat`` while they run.
-A backend's last sample stands for its total: sampling every ``interval`` seconds, a backend
-that ends between two samples loses at most that much.
+Sampling sees only the CPU spent before each sample: a backend that works and ends between two
+samples would be lost. So the exporting child also reports each of its backends' final CPU time as
+its connection closes (``bench.peakrun --backend-cpu``), and ``add_final`` takes those readings in.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ class BackendCpu:
             if seconds is not None:
                 self.seen[pid] = max(seconds, self.seen.get(pid, 0.0))
         return True
+
+    def add_final(self, readings: list[tuple[int, float]]) -> None:
+        """Backends' CPU seconds read as their connections closed (a later reading of the same pid adds:
+        PostgreSQL may give a new backend the pid of one that ended)."""
+        final: dict[int, float] = {}
+        for pid, seconds in readings:
+            final[pid] = final.get(pid, 0.0) + seconds
+        for pid, seconds in final.items():
+            self.seen[pid] = max(seconds, self.seen.get(pid, 0.0))
 
     @property
     def total(self) -> float:

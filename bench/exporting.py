@@ -93,6 +93,7 @@ class ExportProcess:
         self.stdout_path = scratch / "stdout.txt"
         self.stderr_path = scratch / "stderr.txt"
         self.peak_path = scratch / "peak_kb.txt"  # the child's own VmHWM (bench.peakrun)
+        self.backend_cpu_path = scratch / "backend_cpu.json"  # its backends' CPU as each connection closed
         application_name = f"dp-bench-export-{os.getpid()}-{next(_RUNS)}"
         env = child_env(
             site,
@@ -107,6 +108,7 @@ class ExportProcess:
             self.process = subprocess.Popen(
                 [
                     *[str(python or sys.executable), "-m", "bench.peakrun", str(self.peak_path)],
+                    *(["--backend-cpu", str(self.backend_cpu_path)] if site.vendor == "postgresql" else []),
                     *[str(ROOT / "manage.py"), "export_start", "--foreground"],
                     "--from-date",
                     from_date,
@@ -157,8 +159,16 @@ class ExportProcess:
         self.process_cpu = usage_cpu_seconds(usage)
         self.backends.sample(force=True)
         self.backends.close()
+        self.backends.add_final(self._final_backend_cpu())
         self.cpu_timeline.append((self.ended, self.process_cpu + self.backends.total))
         return True
+
+    def _final_backend_cpu(self) -> list[tuple[int, float]]:
+        """The child's own reading of each backend as its connection closed (none if it was killed)."""
+        try:
+            return [(int(pid), float(seconds)) for pid, seconds in json.loads(self.backend_cpu_path.read_text())]
+        except (OSError, ValueError):
+            return []
 
     def _peak_kb(self) -> int:
         """The child's own peak (VmHWM, see bench.peakrun); ru_maxrss only if it wrote none."""

@@ -98,7 +98,7 @@ def test_export_cpu_includes_its_postgresql_backends(own_database, tmp_path: Pat
     assert unthrottled["process_cpu_seconds"] > 0
     assert unthrottled["backend_cpu_seconds"] > 0  # the export's own connections' backends, found by name
     assert float(line.group(1)) == pytest.approx(unthrottled["cpu_per_million_rows"], abs=0.05)
-    # An entity's CPU is interpolated between samples taken every 0.2 s: one that took several samples' time
+    # An entity's CPU is interpolated between samples taken every 0.05 s: one that took several samples' time
     # must show some (a file written within one sample's interval may show none at this small scale).
     assert all(e["cpu_seconds"] > 0 for e in unthrottled["entities"] if e["seconds"] >= 1.0)
     assert sum(e["cpu_seconds"] for e in unthrottled["entities"]) > 0
@@ -118,6 +118,40 @@ def test_backend_cpu_is_read_for_the_named_connection_only(own_database) -> None
             assert sampler.total > 0.05
     finally:
         sampler.close()
+
+
+@pytest.mark.postgres
+def test_peakrun_reports_each_backends_cpu_as_its_connection_closes(own_database, tmp_path: Path) -> None:
+    """A backend that does all its work between two samples of the benchmark is still counted."""
+    _, admin = own_database
+    script = tmp_path / "program.py"
+    script.write_text(
+        "import sys, psycopg\n"
+        "busy = 'SELECT count(*) FROM generate_series(1, 3000000)'\n"
+        "closed = psycopg.connect(sys.argv[1])\n"
+        "print(closed.info.backend_pid)\n"
+        "closed.execute(busy).fetchone()\n"
+        "closed.close()\n"
+        "left_open = psycopg.connect(sys.argv[1])\n"  # still open at exit: read by the exit hook
+        "print(left_open.info.backend_pid)\n"
+        "left_open.execute(busy).fetchone()\n"
+    )
+    report = tmp_path / "backend_cpu.json"
+    peakrun = [sys.executable, "-m", "bench.peakrun", str(tmp_path / "peak_kb.txt"), "--backend-cpu", str(report)]
+    done = subprocess.run(
+        [*peakrun, str(script), admin],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    readings = json.loads(report.read_text())
+    assert [pid for pid, _ in readings] == [int(pid) for pid in done.stdout.split()]
+    assert all(seconds > 0.05 for _, seconds in readings), readings
+    sampler = BackendCpu(None, "unused", interval=0)  # what the benchmark does with them once the child is gone
+    sampler.add_final([(pid, seconds) for pid, seconds in readings])
+    assert sampler.total == pytest.approx(sum(seconds for _, seconds in readings))
 
 
 def test_launcher_reports_the_commands_own_peak_memory(tmp_path: Path) -> None:
