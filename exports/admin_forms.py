@@ -68,6 +68,9 @@ class StartExportForm(forms.Form):
 
 
 class OptOutAddForm(forms.Form):
+    """Keys to add to the opt-out list, of one registered scope (a choice only when there are several)."""
+
+    entity_type = forms.ChoiceField(label="Type", required=False)  # not given: the first scope (SPACE)
     keys = forms.CharField(
         label="Space keys",
         help_text="One or more space keys, separated by commas or spaces.",
@@ -76,6 +79,20 @@ class OptOutAddForm(forms.Form):
     continue_if_not_found = forms.BooleanField(
         label="Skip unknown keys", required=False, help_text="Add the keys that exist and ignore the others."
     )
+
+    def __init__(self, *args: Any, scope_types: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["entity_type"]
+        field.choices = [(t, t.capitalize()) for t in scope_types]
+        field.initial = scope_types[0]
+        if len(scope_types) == 1:
+            field.widget = forms.HiddenInput()
+        else:
+            self.fields["keys"].label = "Keys"
+            self.fields["keys"].help_text = "One or more keys of the chosen type, separated by commas or spaces."
+
+    def clean_entity_type(self) -> str:
+        return self.cleaned_data["entity_type"] or self.fields["entity_type"].initial
 
 
 class ExportPathForm(forms.Form):

@@ -54,6 +54,12 @@ def optout_spaces(scope_type: str = OptOutSpace.TYPE_SPACE) -> list[dict[str, An
     return [{"key": k, "name": names.get(k)} for k in keys]
 
 
+def optout_by_scope() -> list[dict[str, Any]]:
+    """The opt-out list for the admin screen, one entry per registered scope: ``type``, ``noun`` (its
+    things, in the plural: "spaces", "projects") and ``entries`` (``optout_spaces``)."""
+    return [{"type": t, "noun": f"{t.lower()}s", "entries": optout_spaces(t)} for t in supported_types()]
+
+
 @transaction.atomic
 def _change(
     apply: Callable[..., OptOutChange],

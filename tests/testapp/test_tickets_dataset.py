@@ -9,12 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+from django.core.management import CommandError, call_command
 from django.db import connection
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from datapipeline.jobfiles import job_dir
@@ -23,6 +27,7 @@ from exports.jobs import job_run
 from exports.models import JobStatus
 from exports.services import export_start
 from exports.tokens import token_create
+from optout.models import OptOutSpace
 from tests.testapp.models import Project, Ticket
 
 BASE = "/rest/datapipeline/latest/"
@@ -156,3 +161,48 @@ def api_client() -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client
+
+
+def test_the_optout_command_takes_the_registered_scopes(tracker):
+    def run(*args: str) -> list[str]:
+        out = StringIO()
+        call_command("optout", *args, stdout=out)
+        return out.getvalue().splitlines()
+
+    assert run("add", "ENG", "K Ü", "--type", "PROJECT") == ["ENG", "K Ü"]
+    with pytest.raises(CommandError, match=r"^No project with key NOPE; nothing was added"):
+        run("add", "NOPE", "--type", "PROJECT")
+    with pytest.raises(CommandError, match=r"^Unsupported opt-out type 'TEAM'; supported: SPACE, PROJECT\.$"):
+        run("add", "ENG", "--type", "TEAM")
+    with pytest.raises(CommandError, match=r"^'optout add' needs at least one project key\.$"):
+        run("add", "--type", "PROJECT")
+    assert run("list") == ["PROJECT ENG", "PROJECT K Ü"]  # every scope, each key after its type
+    assert run("list", "--type", "PROJECT") == ["ENG", "K Ü"]
+    assert run("list", "--type", "SPACE") == ["The opt-out list is empty."]
+    assert run("remove", "ENG", "--type", "PROJECT") == ["K Ü"]
+    with pytest.raises(CommandError, match=r"^Not on the opt-out list: ENG; nothing was removed\.$"):
+        run("remove", "ENG", "--type", "PROJECT")
+    assert list(OptOutSpace.objects.values_list("scope", "space_key")) == [("PROJECT", "K Ü")]
+
+
+def test_the_optout_screen_lists_and_changes_each_scope(tracker, admin_client):
+    url = reverse("admin:datapipeline_optout")
+    page = admin_client.get(url).content.decode()
+    assert '<option value="PROJECT">Project</option>' in page  # the add form chooses the type
+    assert "Opted-out spaces" in page and "Opted-out projects" in page
+
+    added = admin_client.post(url, {"entity_type": "PROJECT", "keys": "ENG, NOPE", "continue_if_not_found": "on"})
+    assert added.status_code == 302
+    shown = [str(m) for m in get_messages(added.wsgi_request)]
+    assert shown == ["Added to the opt-out list: ENG.", "Skipped, no such project: NOPE."]
+    refused = admin_client.post(url, {"entity_type": "SPACE", "keys": "ENG"})  # a project's key is no space's
+    assert refused.status_code == 400 and "No space with key ENG" in refused.content.decode()
+
+    page = admin_client.get(url).content.decode()
+    projects = page[page.index('id="dp-optout-PROJECT"') :]
+    assert 'data-key="ENG"' in projects and "Engineering" in projects
+    assert "No space is opted out" in page
+
+    removed = admin_client.post(url, {"remove": "1", "entity_type": "PROJECT", "remove_keys": ["ENG"]})
+    assert removed.status_code == 302
+    assert not OptOutSpace.objects.exists()
