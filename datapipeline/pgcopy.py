@@ -108,9 +108,12 @@ class Select:
             self.line_breaks_possible = True
 
     def _source(self, source: str) -> Any:
-        """The ORM path as an expression; a lookup (a user's key) is read by an index lookup, not joins."""
+        """The ORM path as an expression; a lookup (a user's key) is read from the row where it is stored
+        (``datapipeline.stored``), else by an index lookup, not joins."""
         lookup = self.lookups.get(source)
-        return F(source) if lookup is None else lookup.expression()
+        if lookup is None:
+            return F(source)
+        return F(lookup.stored) if lookup.stored else lookup.expression()
 
     def inner(self, queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
         """The rows' sources as ``c0, c1, ...`` (Django compiles the joins and filters)."""

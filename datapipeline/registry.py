@@ -28,7 +28,9 @@ class Lookup:
 
     The standard path reads ``path`` (an ORM path) with values_list; the COPY path reads the value with an
     index lookup per row (a subquery), or for large batches one hashed join (``match`` is unique, so the
-    join gives each row at most one value, as the subquery does).
+    join gives each row at most one value, as the subquery does). With ``stored`` (a field of the row
+    that ``datapipeline.stored``'s PostgreSQL triggers keep equal to the looked-up value), the COPY path
+    reads that field instead: no lookup at all.
     """
 
     path: str
@@ -36,6 +38,7 @@ class Lookup:
     match: str
     outer: str
     value: str
+    stored: str | None = None
 
     def expression(self) -> Subquery:
         return Subquery(self.model.objects.filter(**{self.match: OuterRef(self.outer)}).values(self.value)[:1])

@@ -57,6 +57,7 @@ LAYERS = {
     "datapipeline.engine": ENGINE,
     "datapipeline.queries": ENGINE,
     "datapipeline.changes": ENGINE,
+    "datapipeline.stored": ENGINE,
     "datapipeline.incremental": ENGINE,
     "datapipeline.reconcile": ENGINE,
     # services: the job lifecycle, starting exports, schedules, opt-outs, configuration, tokens,

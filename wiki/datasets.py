@@ -31,11 +31,12 @@ from .models import AnalyticsEvent, Comment, Content, Profile, Space
 from .services import profile_ensure_all
 
 
-def user_key(prefix: str | None) -> Lookup:
+def user_key(prefix: str | None, *, stored: bool = False) -> Lookup:
     """A user's stable key, from the row's user foreign key ``prefix`` (None: the row is the user).
 
     A profile's ``user_id`` is unique, so the COPY path reads it with an index lookup (or one join of the
-    profiles for a large batch) rather than joining auth_user and then the profiles.
+    profiles for a large batch) rather than joining auth_user and then the profiles; with ``stored``, from
+    the row's ``<prefix>_key`` field, which PostgreSQL triggers keep equal to it (``datapipeline.stored``).
     """
     return Lookup(
         path=f"{prefix}__profile__user_key" if prefix else "profile__user_key",
@@ -43,14 +44,16 @@ def user_key(prefix: str | None) -> Lookup:
         match="user_id",
         outer=f"{prefix}_id" if prefix else "pk",
         value="user_key",
+        stored=f"{prefix}_key" if stored and prefix else None,
     )
 
 
-def history(creator: str, modifier: str, created: str, updated: str) -> tuple[Column, ...]:
-    """Who made the row and who last changed it (user keys), and when: four columns, with their meanings."""
+def history(creator: str, modifier: str, created: str, updated: str, *, stored: bool = False) -> tuple[Column, ...]:
+    """Who made the row and who last changed it (user keys), and when: four columns, with their meanings.
+    ``stored``: the rows keep the two user keys (``wiki.models.stored_user_key``)."""
     return (
-        Column("creator_id", STRING, creator, source=user_key("creator")),
-        Column("last_modifier_id", STRING, modifier, source=user_key("last_modifier")),
+        Column("creator_id", STRING, creator, source=user_key("creator", stored=stored)),
+        Column("last_modifier_id", STRING, modifier, source=user_key("last_modifier", stored=stored)),
         Column("created_date", TIMESTAMP, created, source="created"),
         Column("updated_date", TIMESTAMP, updated, source="updated"),
     )
@@ -110,7 +113,7 @@ def _analytics() -> QuerySet[Model]:
 
 PAGE_URL = "/pages/viewpage.action?pageId={id}"
 
-register_dataset(
+USERS = register_dataset(
     Dataset(
         "users",
         "Every user of the site.",
@@ -143,7 +146,7 @@ register_dataset(
         prepare=profile_ensure_all,
     )
 )
-register_dataset(
+SPACES = register_dataset(
     Dataset(
         "spaces",
         "Every space, global and personal, current and archived.",
@@ -174,7 +177,7 @@ register_dataset(
         optout_field="id",
     )
 )
-register_dataset(
+PAGES = register_dataset(
     Dataset(
         "pages",
         "Current pages and blog posts.",
@@ -210,6 +213,7 @@ register_dataset(
                 "Key of the user who made the current version.",
                 "When it was created.",
                 "When the current version was made.",
+                stored=True,
             ),
             Column(
                 "last_update_description",
@@ -224,7 +228,7 @@ register_dataset(
         optout_field="space_id",
     )
 )
-register_dataset(
+COMMENTS = register_dataset(
     Dataset(
         "comments",
         "Comments on pages and blog posts, with replies.",
@@ -253,6 +257,7 @@ register_dataset(
                 "Key of the user who last changed it.",
                 "When it was written.",
                 "When it was last changed.",
+                stored=True,
             ),
             Column("space_key", STRING, "Key of the space of the page commented on.", source="space__key", since=2),
             Column("comment_location", STRING, "`footer` or `inline`.", source="location", since=2),
@@ -263,7 +268,7 @@ register_dataset(
         optout_field="space_id",
     )
 )
-register_dataset(
+ANALYTICS = register_dataset(
     Dataset(
         "analytics",
         "Analytics events: views, creations and updates of pages, blog posts, comments and attachments.",
@@ -275,7 +280,10 @@ register_dataset(
             Column("event_name", STRING, "What happened, e.g. `page_viewed`.", source="name"),
             Column("created_date", TIMESTAMP, "When it happened.", source="created"),
             Column(
-                "event_author_id", STRING, "Key of the user who did it; empty if anonymous.", source=user_key("author")
+                "event_author_id",
+                STRING,
+                "Key of the user who did it; empty if anonymous.",
+                source=user_key("author", stored=True),
             ),
             Column("event_space_key", STRING, "Key of the space it happened in.", source="space__key"),
             Column("event_container_id", INTEGER, "Id of the page or blog post it happened in.", source="container_id"),
@@ -298,6 +306,9 @@ register_note(
 # The triggers that record the datasets' changes (``datapipeline.changes``); created by the migration
 # ``wiki/0003_change_triggers`` (a change here needs a new migration that installs them again).
 _PROFILE, _SPACE = Profile._meta.db_table, Space._meta.db_table
+# The wiki's datasets (the registry may hold other apps' too), e.g. for the migration that stores user keys.
+WIKI_DATASETS = (USERS, SPACES, PAGES, COMMENTS, ANALYTICS)
+
 CHANGE_TRIGGERS = (
     # A user's row reads auth_user and its profile: a change of either changes the user.
     RowTrigger(

@@ -16,6 +16,13 @@ def new_user_key() -> str:
     return uuid.uuid4().hex
 
 
+def stored_user_key(of: str) -> models.CharField:
+    """The key of the user in the row's ``of`` field, stored on the row by PostgreSQL triggers
+    (``datapipeline.stored``, migration 0004): the export's COPY path reads it instead of looking it up
+    for every row. Not written by the application; NULL on other databases, where nothing reads it."""
+    return models.CharField(max_length=32, null=True, blank=True, editable=False, help_text=f"The {of}'s user key.")
+
+
 class Profile(models.Model):
     """What a site user has beyond ``auth.User``: the stable key exports use, and the full name."""
 
@@ -88,6 +95,8 @@ class Content(models.Model):
     last_modifier = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    creator_key = stored_user_key("creator")
+    last_modifier_key = stored_user_key("last_modifier")
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -127,6 +136,8 @@ class Comment(models.Model):
     last_modifier = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    creator_key = stored_user_key("creator")
+    last_modifier_key = stored_user_key("last_modifier")
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -161,6 +172,7 @@ class AnalyticsEvent(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    author_key = stored_user_key("author")
     space = models.ForeignKey(
         Space, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )

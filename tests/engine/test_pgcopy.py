@@ -248,11 +248,28 @@ def test_the_joined_sql_reads_each_user_key_from_one_profile_join(db):
     from types import SimpleNamespace
 
     job = SimpleNamespace(export_from=datetime.fromisoformat(EARLY), opted_out_spaces=[])
-    template = pgcopy.select_sql("comments", 2, job)
+    template = pgcopy.select_sql("spaces", 2, job)  # spaces look their users' keys up
     sql, _params = pgcopy._lookups_joined(template)
     assert "U0" not in sql and sql.count('LEFT OUTER JOIN "wiki_profile"') == 2
-    assert '"lk0"."user_id" = "wiki_comment"."creator_id"' in sql
-    assert '"lk1"."user_id" = "wiki_comment"."last_modifier_id"' in sql
+    assert '"lk0"."user_id" = "wiki_space"."creator_id"' in sql
+    assert '"lk1"."user_id" = "wiki_space"."last_modifier_id"' in sql
+
+
+@pytest.mark.parametrize(
+    ("entity", "stored"),
+    [
+        ("pages", ["creator_key", "last_modifier_key"]),
+        ("comments", ["creator_key", "last_modifier_key"]),
+        ("analytics", ["author_key"]),
+    ],
+)
+def test_pages_comments_and_events_read_the_user_keys_stored_on_their_rows(db, entity, stored):
+    from types import SimpleNamespace
+
+    job = SimpleNamespace(export_from=datetime.fromisoformat(EARLY), opted_out_spaces=[])
+    sql, _params = pgcopy.select_sql(entity, 2, job)
+    assert "wiki_profile" not in sql  # no lookup per row: datapipeline.stored keeps the keys on the rows
+    assert all(f'."{column}" AS "c' in sql for column in stored)
 
 
 @pytest.mark.parametrize("version", [1, 2])
