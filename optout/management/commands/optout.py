@@ -34,23 +34,26 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        action, keys, entity_type = options["action"], options["keys"], options["entity_type"]
+        action, keys, given = options["action"], options["keys"], options["entity_type"]
         if action == "list" and keys:
             raise CommandError(f"'optout list' takes no keys, got: {' '.join(keys)}.")
         types = supported_types()
-        thing = f"{entity_type.lower()} key" if entity_type else "space key" if types == ["SPACE"] else "key"
-        if action != "list" and not keys:
-            raise CommandError(f"'optout {action}' needs at least one {thing}.")
         try:
-            if entity_type is not None:
-                entity_type = parse_optout_type(entity_type).type  # names the supported types if it is none
-            request = {"keys": keys, "continue_if_not_found": options["continue_if_not_found"]}
+            # The type first: a bad one is refused naming the supported ones.
+            scope_type = parse_optout_type(given).type if given is not None else types[0]
+            if action != "list" and not keys:
+                raise CommandError(f"'optout {action}' needs at least one {scope_type.lower()} key.")
+            request = {
+                "keys": keys,
+                "entity_type": scope_type,
+                "continue_if_not_found": options["continue_if_not_found"],
+            }
             if action == "add":
-                listed = optout_add(**request, entity_type=entity_type or types[0]).listed
+                listed = optout_add(**request).listed
             elif action == "remove":
-                listed = optout_remove(**request, entity_type=entity_type or types[0]).listed
-            elif entity_type is not None or len(types) == 1:
-                listed = optout_list(entity_type or types[0])
+                listed = optout_remove(**request).listed
+            elif given is not None or len(types) == 1:
+                listed = optout_list(scope_type)
             else:  # every scope, each key after its type
                 listed = [f"{t} {key}" for t in types for key in optout_list(t)]
         except PipelineError as exc:
